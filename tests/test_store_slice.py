@@ -1,0 +1,117 @@
+"""The thin slice through every layer: NGINX -> API -> DB service -> PostgreSQL
+for the catalog, and API -> logging service -> Kafka for the request's record."""
+
+import re
+import uuid
+from datetime import datetime
+
+# The course's catalog, as the contract states it.
+CATALOG = [
+    {
+        "id": 1,
+        "name": "SUSTech Hoodie",
+        "category": "Apparel",
+        "price": "49.99",
+        "slogan": "Stay warm, stay proud!",
+        "description": "A cozy, stylish hoodie featuring the official SUSTech logo, "
+        "perfect for showing school spirit.",
+    },
+    {
+        "id": 2,
+        "name": "SUSTech Water Bottle",
+        "category": "Drinkware",
+        "price": "19.99",
+        "slogan": "Hydrate with pride!",
+        "description": "A high-quality, eco-friendly stainless steel water bottle with "
+        "SUSTech branding.",
+    },
+    {
+        "id": 3,
+        "name": "SUSTech Notebook",
+        "category": "Stationery",
+        "price": "9.99",
+        "slogan": "Write your future with SUSTech.",
+        "description": "A premium notebook with the SUSTech logo, ideal for jotting down "
+        "ideas, notes, and memories.",
+    },
+]
+
+
+def assert_product(product, expected):
+    assert {k: product[k] for k in expected} == expected
+    assert set(product) == {*expected, "stock", "created_at"}
+    assert isinstance(product["stock"], int) and product["stock"] >= 0
+    assert datetime.fromisoformat(product["created_at"]).tzinfo is not None
+
+
+def test_greeting_carries_request_id_and_replica(http, base_url):
+    answer = http.get(f"{base_url}/")
+    assert answer.status_code == 200
+    assert answer.json()["message"]
+    assert answer.headers["X-Request-ID"]
+    assert answer.headers["X-Served-By"]
+
+
+def test_list_products_is_the_catalog_by_id(http, base_url):
+    answer = http.get(f"{base_url}/products")
+    assert answer.status_code == 200
+    products = answer.json()
+    assert [p["id"] for p in products] == [1, 2, 3]
+    for product, expected in zip(products, CATALOG, strict=True):
+        assert_product(product, expected)
+
+
+def test_get_product(http, base_url):
+    answer = http.get(f"{base_url}/products/2")
+    assert answer.status_code == 200
+    assert_product(answer.json(), CATALOG[1])
+
+
+def test_unknown_product_is_a_problem(http, base_url):
+    answer = http.get(f"{base_url}/products/999")
+    assert answer.status_code == 404
+    assert answer.headers["Content-Type"].startswith("application/problem+json")
+    problem = answer.json()
+    assert problem["status"] == 404 and problem["title"] and problem["detail"]
+
+
+def test_non_integer_product_id_is_a_client_error(http, base_url):
+    assert http.get(f"{base_url}/products/abc").status_code in (400, 404)
+
+
+def test_callers_request_id_is_kept(http, base_url):
+    request_id = f"slice-{uuid.uuid4().hex}"
+    answer = http.get(f"{base_url}/products/1", headers={"X-Request-ID": request_id})
+    assert answer.headers["X-Request-ID"] == request_id
+
+
+def test_nginx_balances_over_both_replicas(http, base_url):
+    served_by = {http.get(f"{base_url}/healthz").headers["X-Served-By"] for _ in range(10)}
+    assert served_by == {"api-1", "api-2"}
+
+
+def test_each_request_has_one_api_record_in_kafka(http, base_url, log_channel):
+    request_id = f"slice-{uuid.uuid4().hex}"
+    mark = log_channel.mark()
+    answer = http.get(f"{base_url}/products", headers={"X-Request-ID": request_id})
+    assert answer.status_code == 200
+
+    def api_records(records):
+        return [
+            value for key, value in records
+            if value.get("request_id") == request_id and value.get("service") == "api"
+        ]
+
+    records = log_channel.records_since(mark, until=lambda r: api_records(r), timeout=10)
+    found = api_records(records)
+    assert len(found) == 1, f"expected one API record for {request_id}, got {found}"
+    record = found[0]
+    assert [key for key, value in records if value is record] == [request_id]
+    assert record["level"] == "INFO"
+    assert record["instance"] == answer.headers["X-Served-By"]
+    assert (record["method"], record["path"], record["status"]) == ("GET", "/products", 200)
+    assert record["user_id"] is None
+    assert record["latency_ms"] >= 0
+    assert record["message"]
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", record["ts"])
+    assert datetime.fromisoformat(record["ts"].replace("Z", "+00:00")).tzinfo is not None
