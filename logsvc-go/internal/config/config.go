@@ -1,0 +1,71 @@
+// Package config reads the logging service's settings from the environment.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is everything the logging service can be told from outside.
+type Config struct {
+	ListenAddr string   // LOGSVC_LISTEN_ADDR
+	Brokers    []string // KAFKA_BROKERS, comma separated
+	Topic      string   // KAFKA_TOPIC
+	Instance   string   // INSTANCE_NAME, only for the service's own logs
+	// How long one call waits for Kafka to acknowledge its entries before it
+	// fails with UNAVAILABLE. Shorter than the clients' call deadline, so they
+	// get a clear reason instead of DEADLINE_EXCEEDED.
+	PublishTimeout time.Duration // LOGSVC_PUBLISH_TIMEOUT
+	// How long SIGTERM waits for open streams to finish. Below docker's 10 s
+	// stop grace period, so the writer is always flushed before a SIGKILL.
+	ShutdownTimeout time.Duration // LOGSVC_SHUTDOWN_TIMEOUT
+}
+
+// Load reads the environment; getenv is os.Getenv outside of tests.
+func Load(getenv func(string) string) (Config, error) {
+	cfg := Config{
+		ListenAddr: or(getenv("LOGSVC_LISTEN_ADDR"), ":50052"),
+		Topic:      or(getenv("KAFKA_TOPIC"), "log-channel"),
+		Instance:   or(getenv("INSTANCE_NAME"), "log-1"),
+	}
+	for _, b := range strings.Split(or(getenv("KAFKA_BROKERS"), "127.0.0.1:9092"), ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			cfg.Brokers = append(cfg.Brokers, b)
+		}
+	}
+	if len(cfg.Brokers) == 0 {
+		return Config{}, fmt.Errorf("KAFKA_BROKERS lists no broker; set it to host:port[,host:port...]")
+	}
+	var err error
+	if cfg.PublishTimeout, err = duration(getenv, "LOGSVC_PUBLISH_TIMEOUT", 5*time.Second); err != nil {
+		return Config{}, err
+	}
+	if cfg.ShutdownTimeout, err = duration(getenv, "LOGSVC_SHUTDOWN_TIMEOUT", 8*time.Second); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// FromEnv is Load(os.Getenv).
+func FromEnv() (Config, error) { return Load(os.Getenv) }
+
+func or(value, fallback string) string {
+	if value == "" {
+		return fallback
+	}
+	return value
+}
+
+func duration(getenv func(string) string, name string, fallback time.Duration) (time.Duration, error) {
+	raw := getenv(name)
+	if raw == "" {
+		return fallback, nil
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q is not a positive duration; use e.g. 5s or 500ms", name, raw)
+	}
+	return d, nil
+}

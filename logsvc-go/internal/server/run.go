@@ -1,0 +1,128 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	logv1 "github.com/sustech-merch/store/gen/go/merchstore/log/v1"
+	"github.com/sustech-merch/store/logsvc/internal/publisher"
+)
+
+// healthServices are the names whose health follows Kafka's: the whole
+// server ("") and LogService.
+var healthServices = []string{"", logv1.LogService_ServiceDesc.ServiceName}
+
+// Options tune Run; zero values take the defaults.
+type Options struct {
+	ShutdownTimeout time.Duration // default 8s
+	HealthInterval  time.Duration // default 5s
+	Logger          *slog.Logger
+}
+
+// Run serves LogService, health and reflection on lis until ctx is done, then
+// stops gracefully: health turns NOT_SERVING, no new streams are accepted,
+// open streams may finish (their entries get published) for up to
+// ShutdownTimeout, after which they are cancelled. The caller closes pub
+// afterwards, which flushes the writer.
+func Run(ctx context.Context, lis net.Listener, pub *publisher.Publisher, opts Options) error {
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 8 * time.Second
+	}
+	if opts.HealthInterval <= 0 {
+		opts.HealthInterval = 5 * time.Second
+	}
+	logger := opts.Logger
+	srv := grpc.NewServer(
+		// Clients may keep an idle channel alive with pings; do not answer
+		// them with GOAWAY "too_many_pings".
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	)
+	logv1.RegisterLogServiceServer(srv, New(pub, logger))
+	hs := health.NewServer()
+	// Not SERVING (health.NewServer's default) until Kafka has answered once.
+	for _, name := range healthServices {
+		hs.SetServingStatus(name, healthpb.HealthCheckResponse_NOT_SERVING)
+	}
+	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv)
+
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		watchKafka(watchCtx, hs, pub.Check, opts.HealthInterval, logger)
+	}()
+	defer func() {
+		stopWatch()
+		<-watchDone
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(lis) }()
+	logger.Info("serving", "addr", lis.Addr().String())
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serving gRPC on %s: %w", lis.Addr(), err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing open streams", "timeout", opts.ShutdownTimeout.String())
+	hs.Shutdown()
+	stopped := make(chan struct{})
+	go func() {
+		srv.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(opts.ShutdownTimeout):
+		logger.Warn("open streams did not finish in time; cancelling them, their clients will resend")
+		srv.Stop()
+		<-stopped
+	}
+	return nil
+}
+
+// watchKafka keeps the health status in step with whether Kafka answers.
+func watchKafka(ctx context.Context, hs *health.Server, check func(context.Context) error, interval time.Duration, logger *slog.Logger) {
+	last := healthpb.HealthCheckResponse_UNKNOWN
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		checkCtx, cancel := context.WithTimeout(ctx, interval)
+		err := check(checkCtx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		now := healthpb.HealthCheckResponse_SERVING
+		if err != nil {
+			now = healthpb.HealthCheckResponse_NOT_SERVING
+		}
+		if now != last {
+			if err != nil {
+				logger.Warn("kafka does not answer; health NOT_SERVING", "error", err)
+			} else {
+				logger.Info("kafka answers; health SERVING")
+			}
+			for _, name := range healthServices {
+				hs.SetServingStatus(name, now)
+			}
+			last = now
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
