@@ -44,8 +44,11 @@ class LogChannel:
     def mark(self):
         """The end of every partition now: records after it are new."""
         return [
-            TopicPartition(self.topic, p, self.consumer.get_watermark_offsets(
-                TopicPartition(self.topic, p), timeout=10)[1])
+            TopicPartition(
+                self.topic,
+                p,
+                self.consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10)[1],
+            )
             for p in self.partitions
         ]
 
@@ -75,3 +78,85 @@ def log_channel():
     )
     yield channel
     channel.close()
+
+
+class Customer:
+    """A freshly registered account and its token, as a customer would hold them."""
+
+    def __init__(self, http, base_url, password="correct horse 1"):
+        self.http, self.base_url, self.password = http, base_url, password
+        suffix = uuid.uuid4().hex[:12]
+        self.username = f"user_{suffix}"
+        self.sid = str(uuid.uuid4().int)[:15]
+        self.email = f"{self.username}@example.com"
+        answer = http.post(
+            f"{base_url}/users",
+            json={
+                "sid": self.sid,
+                "username": self.username,
+                "email": self.email,
+                "password": password,
+            },
+        )
+        assert answer.status_code == 201, answer.text
+        self.user = answer.json()
+        self.id = self.user["id"]
+        self.token = self.log_in()
+
+    def log_in(self, password=None):
+        answer = self.http.post(
+            f"{self.base_url}/auth/login",
+            json={"username": self.username, "password": password or self.password},
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()["access_token"]
+
+    def request(self, method, path, token=None, **kwargs):
+        headers = {"Authorization": f"Bearer {token or self.token}", **kwargs.pop("headers", {})}
+        return self.http.request(method, f"{self.base_url}{path}", headers=headers, **kwargs)
+
+    def cancel_placed_orders(self):
+        """Gives back the stock this customer's orders took, so that tests can run again
+        and again on the same store without selling it out."""
+        answer = self.request("GET", "/orders")
+        if answer.status_code != 200:  # deactivated: its orders stay, as they should
+            return
+        for order in answer.json():
+            if order["status"] == "placed":
+                self.request("DELETE", f"/orders/{order['id']}")
+
+
+@pytest.fixture
+def new_customer(http, base_url):
+    """Makes customers; their placed orders are cancelled when the test ends."""
+    made = []
+
+    def make():
+        made.append(Customer(http, base_url))
+        return made[-1]
+
+    yield make
+    for customer in made:
+        customer.cancel_placed_orders()
+
+
+@pytest.fixture
+def customer(new_customer):
+    return new_customer()
+
+
+@pytest.fixture(scope="session")
+def database():
+    """The store's PostgreSQL, read-only for tests that check what the API did."""
+    import psycopg2
+
+    connection = psycopg2.connect(
+        host=os.environ.get("POSTGRES_HOST", "127.0.0.1"),
+        port=os.environ.get("POSTGRES_PORT", "5432"),
+        user=os.environ["POSTGRES_USER"],
+        password=os.environ["POSTGRES_PASSWORD"],
+        dbname=os.environ["POSTGRES_DB"],
+    )
+    connection.set_session(readonly=True, autocommit=True)
+    yield connection
+    connection.close()

@@ -98,7 +98,8 @@ def test_each_request_has_one_api_record_in_kafka(http, base_url, log_channel):
 
     def api_records(records):
         return [
-            value for key, value in records
+            value
+            for key, value in records
             if value.get("request_id") == request_id and value.get("service") == "api"
         ]
 

@@ -1,0 +1,1 @@
+"""The store's REST API: a Connexion (Flask) app built from ../openapi.yaml."""

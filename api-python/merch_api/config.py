@@ -1,0 +1,49 @@
+"""Settings from the environment, read once per process."""
+
+import os
+import socket
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance: str  # INSTANCE_NAME: this replica's name, in X-Served-By and in the logs
+    dbsvc_addr: str  # DBSVC_ADDR
+    logsvc_addr: str  # LOGSVC_ADDR
+    jwt_secret: bytes  # JWT_SECRET, at least 32 bytes
+    jwt_ttl_seconds: int  # JWT_TTL_SECONDS
+    grpc_deadline_seconds: float  # GRPC_DEADLINE_SECONDS: per call to the DB service
+
+    @classmethod
+    def from_env(cls, environ=os.environ) -> "Settings":
+        secret = environ.get("JWT_SECRET", "").encode()
+        if len(secret) < 32:
+            raise RuntimeError(
+                "JWT_SECRET must be set to at least 32 random bytes, e.g. "
+                'python3 -c "import secrets; print(secrets.token_hex(32))"'
+            )
+        return cls(
+            instance=environ.get("INSTANCE_NAME") or socket.gethostname(),
+            dbsvc_addr=environ.get("DBSVC_ADDR", "127.0.0.1:50051"),
+            logsvc_addr=environ.get("LOGSVC_ADDR", "127.0.0.1:50052"),
+            jwt_secret=secret,
+            jwt_ttl_seconds=_positive_int(environ, "JWT_TTL_SECONDS", 3600),
+            grpc_deadline_seconds=_positive_float(environ, "GRPC_DEADLINE_SECONDS", 3.0),
+        )
+
+
+def _positive_int(environ, name: str, default: int) -> int:
+    return int(_positive_float(environ, name, default, cast=int))
+
+
+def _positive_float(environ, name: str, default: float, cast=float) -> float:
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = cast(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise RuntimeError(f"{name}={raw!r} is not a positive number; unset it for {default}")
+    return value

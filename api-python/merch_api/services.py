@@ -1,0 +1,112 @@
+"""The per-process connections to the services behind the API.
+
+Built once per worker process by create_app() (after gunicorn forks: gRPC channels and
+threads do not survive fork) and reached from handlers with current().
+"""
+
+import json
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from merchstore.db.v1 import order_pb2_grpc, product_pb2_grpc, user_pb2_grpc
+
+from merch_api.config import Settings
+from merch_api.log_shipper import LogShipper
+
+_DB = "merchstore.db.v1."
+
+# grpc retries these reads by itself when the DB service is briefly unreachable (e.g.
+# restarting). Writes are never retried: a placed order must not be placed twice.
+_SERVICE_CONFIG = {
+    "methodConfig": [
+        {
+            "name": [
+                {"service": _DB + "ProductService"},
+                {"service": _DB + "UserService", "method": "GetUser"},
+                {"service": _DB + "OrderService", "method": "GetOrder"},
+                {"service": _DB + "OrderService", "method": "ListOrders"},
+            ],
+            "retryPolicy": {
+                "maxAttempts": 3,
+                "initialBackoff": "0.05s",
+                "maxBackoff": "0.5s",
+                "backoffMultiplier": 2,
+                "retryableStatusCodes": ["UNAVAILABLE"],
+            },
+        }
+    ]
+}
+
+_CHANNEL_OPTIONS = [
+    ("grpc.service_config", json.dumps(_SERVICE_CONFIG)),
+    ("grpc.enable_retries", 1),
+    # grpc's default reconnect backoff grows to 120 s; a restarted DB service should be
+    # reached again within seconds.
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+]
+
+# A readiness probe must answer quickly, also when a service hangs.
+_HEALTH_TIMEOUT_SECONDS = 1.0
+
+
+class DbService:
+    """Stubs of the DB service; call() adds the deadline and the request id."""
+
+    def __init__(self, target: str, deadline_seconds: float) -> None:
+        self.channel = grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        self.products = product_pb2_grpc.ProductServiceStub(self.channel)
+        self.users = user_pb2_grpc.UserServiceStub(self.channel)
+        self.orders = order_pb2_grpc.OrderServiceStub(self.channel)
+        self._deadline = deadline_seconds
+
+    def call(self, method, request, request_id: str):
+        return method(request, timeout=self._deadline, metadata=(("x-request-id", request_id),))
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: DbService
+    log_shipper: LogShipper
+    logsvc_channel: grpc.Channel
+
+    @classmethod
+    def start(cls, settings: Settings) -> "Services":
+        shipper = LogShipper(settings.logsvc_addr, instance=settings.instance, service="api")
+        shipper.start()
+        return cls(
+            settings=settings,
+            db=DbService(settings.dbsvc_addr, settings.grpc_deadline_seconds),
+            log_shipper=shipper,
+            logsvc_channel=grpc.insecure_channel(settings.logsvc_addr),
+        )
+
+    def health(self) -> dict[str, str]:
+        """The grpc.health.v1 status of each service the API needs, by name."""
+        checks = {}
+        for name, channel in (("dbsvc", self.db.channel), ("logsvc", self.logsvc_channel)):
+            stub = health_pb2_grpc.HealthStub(channel)
+            try:
+                answer = stub.Check(
+                    health_pb2.HealthCheckRequest(), timeout=_HEALTH_TIMEOUT_SECONDS
+                )
+                checks[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
+            except grpc.RpcError as error:
+                checks[name] = f"UNREACHABLE ({error.code().name})"
+        return checks
+
+
+_current: Services | None = None
+
+
+def install(services: Services) -> None:
+    global _current
+    _current = services
+
+
+def current() -> Services:
+    if _current is None:
+        raise RuntimeError("merch_api.services.install() was not called; use create_app()")
+    return _current
