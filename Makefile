@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 STACK := deploy/local/stack
 VENV := .venv
-PROTOC_GEN_GO_VERSION := v1.36.11
+PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GO_MODULES := gen/go dbsvc-go logsvc-go
 

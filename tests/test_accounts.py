@@ -8,21 +8,7 @@ import uuid
 
 import jwt
 import pytest
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(answer, status):
-    assert answer.status_code == status, answer.text
-    assert answer.headers["Content-Type"].startswith(PROBLEM)
-    body = answer.json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
-
-
-def assert_unauthorized(answer):
-    assert_problem(answer, 401)
-    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+from checks import assert_problem, assert_unauthorized
 
 
 def test_register_answers_the_user_and_its_location(customer):

@@ -3,7 +3,7 @@
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from test_accounts import assert_problem, assert_unauthorized
+from checks import assert_problem, assert_unauthorized
 
 INITIAL_STOCK = 500
 NOTEBOOK = 3  # 9.99
@@ -106,8 +106,9 @@ def test_another_users_order_is_not_found(customer, new_customer):
         assert_problem(answer, 404)
     assert other.request("GET", f"/orders/{order['id']}").json()["status"] == "placed"
     # Indistinguishable from an order that does not exist.
+    assert answer.json()["detail"] == f"order {order['id']} does not exist"
     unknown = customer.request("GET", "/orders/2147483647")
-    assert assert_problem(unknown, 404) == answer.json()
+    assert assert_problem(unknown, 404)["detail"] == "order 2147483647 does not exist"
 
 
 def test_concurrent_customers_never_oversell(http, base_url, database, new_customer):

@@ -9,8 +9,9 @@ from connexion.problem import problem
 
 log = logging.getLogger(__name__)
 
-# What a DB service status means to a REST client. PERMISSION_DENIED (another user's
-# order) reads exactly like NOT_FOUND, so order ids reveal nothing about other users.
+# What a DB service status means to a REST client. PERMISSION_DENIED (only for another
+# user's order) reads exactly like the DB service's NOT_FOUND for an unknown order, so
+# order ids reveal nothing about other users.
 _HTTP_STATUS = {
     grpc.StatusCode.INVALID_ARGUMENT: (400, "Bad Request"),
     grpc.StatusCode.UNAUTHENTICATED: (401, "Unauthorized"),
@@ -23,7 +24,6 @@ _HTTP_STATUS = {
     grpc.StatusCode.RESOURCE_EXHAUSTED: (503, "Service Unavailable"),
 }
 
-_NOT_YOURS = "no such resource among yours; check the id"
 _DB_UNAVAILABLE = "the store's database service is not answering; try again in a few seconds"
 
 
@@ -37,6 +37,10 @@ def forbidden(detail: str) -> ProblemException:
 
 def bad_request(detail: str) -> ProblemException:
     return ProblemException(status=400, title="Bad Request", detail=detail)
+
+
+def unavailable(detail: str) -> ProblemException:
+    return ProblemException(status=503, title="Service Unavailable", detail=detail)
 
 
 def _response(status: int, title: str, detail: str, headers=None) -> ConnexionResponse:
@@ -54,7 +58,7 @@ def from_rpc_error(request: ConnexionRequest, exc: grpc.RpcError) -> ConnexionRe
     code = exc.code()
     status, title = _HTTP_STATUS.get(code, (500, "Internal Server Error"))
     if code is grpc.StatusCode.PERMISSION_DENIED:
-        detail = _NOT_YOURS
+        detail = f"order {request.url.path.rsplit('/', 1)[-1]} does not exist"
     elif status == 503:
         detail = _DB_UNAVAILABLE
     elif status == 500:

@@ -64,7 +64,8 @@ def grpc_serving(addr):
                 health_pb2.HealthCheckRequest(), timeout=2
             )
         if answer.status != health_pb2.HealthCheckResponse.SERVING:
-            raise NotReady(f"{addr} reports {health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)}")
+            status = health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
+            raise NotReady(f"{addr} reports {status}")
 
     return check
 
@@ -107,7 +108,7 @@ def main():
             ):
                 with attempt:
                     check()
-        except Exception as error:  # noqa: BLE001 - any failure means "not ready", say which
+        except Exception as error:  # any failure means "not ready"; say which
             sys.exit(
                 f"{name} is not ready after {args.timeout:.0f} s: {error}\n"
                 "See its log in .state/log/ (and `make status`)."

@@ -14,3 +14,16 @@ def call_db(rpc, rpc_request):
     """Calls rpc, a stub method of db(), for the current HTTP request: with its request id
     and the deadline. gRPC errors become problems in merch_api.problems."""
     return db().call(rpc, rpc_request, request.headers["X-Request-ID"])
+
+
+# Every operation in openapi.yaml answers application/json or, on errors,
+# application/problem+json; Connexion needs to be told which one a handler returns.
+_JSON = {"Content-Type": "application/json"}
+
+
+def ok(body, status: int = 200):
+    return body, status, _JSON
+
+
+def created(body, location: str):
+    return body, 201, {**_JSON, "Location": location}

@@ -1,4 +1,6 @@
 from merch_api import services
+from merch_api.handlers import ok
+from merch_api.problems import unavailable
 
 
 def greeting():
@@ -10,18 +12,11 @@ def liveness():
 
 
 def readiness():
-    checks = services.current().health()
+    running = services.current()
+    checks = running.health()
     failing = [name for name, status in checks.items() if status != "SERVING"]
     if failing:
         detail = ", ".join(f"{name} is {checks[name]}" for name in failing)
-        return (
-            {
-                "type": "about:blank",
-                "title": "Service Unavailable",
-                "status": 503,
-                "detail": f"not ready: {detail}; `make status` shows which process is down",
-            },
-            503,
-            {"Content-Type": "application/problem+json"},
-        )
-    return {"status": "ok", "checks": checks}
+        raise unavailable(f"not ready: {detail}; `make status` shows which process is down")
+    body = {"status": "ok", "checks": checks, "log_shipper": running.log_shipper.stats()}
+    return ok(body)

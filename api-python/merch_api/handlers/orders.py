@@ -1,7 +1,7 @@
 from merchstore.db.v1 import order_pb2
 
 from merch_api import representations
-from merch_api.handlers import call_db, db
+from merch_api.handlers import call_db, created, db, ok
 
 
 def place_order(body: dict, token_info: dict):
@@ -12,25 +12,25 @@ def place_order(body: dict, token_info: dict):
         ),
     )
     order = answer.order
-    return representations.order(order), 201, {"Location": f"/orders/{order.id}"}
+    return created(representations.order(order), f"/orders/{order.id}")
 
 
 def list_my_orders(token_info: dict):
     answer = call_db(
         db().orders.ListOrders, order_pb2.ListOrdersRequest(user_id=token_info["user"].id)
     )
-    return [representations.order(o) for o in answer.orders]
+    return ok([representations.order(o) for o in answer.orders])
 
 
 def get_order(id: int, token_info: dict):
     answer = call_db(
         db().orders.GetOrder, order_pb2.GetOrderRequest(id=id, user_id=token_info["user"].id)
     )
-    return representations.order(answer.order)
+    return ok(representations.order(answer.order))
 
 
 def cancel_order(id: int, token_info: dict):
     answer = call_db(
         db().orders.CancelOrder, order_pb2.CancelOrderRequest(id=id, user_id=token_info["user"].id)
     )
-    return representations.order(answer.order)
+    return ok(representations.order(answer.order))

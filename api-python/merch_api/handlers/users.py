@@ -2,7 +2,7 @@ from merchstore.db.v1 import user_pb2
 
 from merch_api import representations
 from merch_api.auth import issue_token
-from merch_api.handlers import call_db, db
+from merch_api.handlers import call_db, created, db, ok
 from merch_api.problems import forbidden
 
 _INT32_MAX = 2**31 - 1
@@ -11,7 +11,7 @@ _INT32_MAX = 2**31 - 1
 def register(body: dict):
     answer = call_db(db().users.CreateUser, user_pb2.CreateUserRequest(**body))
     user = answer.user
-    return representations.user(user), 201, {"Location": f"/users/{user.id}"}
+    return created(representations.user(user), f"/users/{user.id}")
 
 
 def login(body: dict):
@@ -19,17 +19,17 @@ def login(body: dict):
         db().users.VerifyCredentials,
         user_pb2.VerifyCredentialsRequest(username=body["username"], password=body["password"]),
     )
-    return issue_token(answer.user)
+    return ok(issue_token(answer.user))
 
 
 def get_user(id: str, token_info: dict):
-    return representations.user(_own_account(id, token_info))
+    return ok(representations.user(_own_account(id, token_info)))
 
 
 def update_user(id: str, body: dict, token_info: dict):
     me = _own_account(id, token_info)
     answer = call_db(db().users.UpdateUser, user_pb2.UpdateUserRequest(id=me.id, **body))
-    return representations.user(answer.user)
+    return ok(representations.user(answer.user))
 
 
 def deactivate_user(id: str, token_info: dict):

@@ -111,7 +111,7 @@ func (s *LogService) streamLogs(stream grpc.ClientStreamingServer[logv1.StreamLo
 			if len(rejected) < maxListedRejections {
 				rejected = append(rejected, fmt.Errorf("entries[%d].%w", res.received-1, err))
 			}
-			return res, &invalidEntriesError{res: res, listed: rejected}
+			continue
 		}
 		chunk = append(chunk, rec)
 		if len(chunk) == chunkSize {
