@@ -1,0 +1,24 @@
+module github.com/sustech-merch/store/dbsvc
+
+go 1.26.8
+
+replace github.com/sustech-merch/store/gen/go => ../gen/go
+
+require (
+	github.com/jackc/pgx/v5 v5.12.0
+	github.com/sustech-merch/store/gen/go v0.0.0-00010101000000-000000000000
+	golang.org/x/crypto v0.59.0
+	google.golang.org/grpc v1.85.0
+	google.golang.org/protobuf v1.36.12
+)
+
+require (
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
+	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/sync v0.25.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
+)

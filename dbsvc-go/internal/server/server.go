@@ -1,0 +1,163 @@
+// Package server serves the merchstore.db.v1 services over gRPC on top of
+// the store.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/sustech-merch/store/dbsvc/internal/logship"
+	"github.com/sustech-merch/store/dbsvc/internal/store"
+	dbv1 "github.com/sustech-merch/store/gen/go/merchstore/db/v1"
+	logv1 "github.com/sustech-merch/store/gen/go/merchstore/log/v1"
+)
+
+// server implements the three services; each handler converts the request,
+// calls the store once and converts the answer.
+type server struct {
+	dbv1.UnimplementedProductServiceServer
+	dbv1.UnimplementedUserServiceServer
+	dbv1.UnimplementedOrderServiceServer
+
+	store   *store.Store
+	shipper *logship.Shipper
+	logger  *slog.Logger
+}
+
+type requestIDKey struct{}
+
+// requestIDHeader is the metadata the API copies its X-Request-ID into.
+const requestIDHeader = "x-request-id"
+
+// unary gives every call its request id and turns its error into a status.
+func (s *server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx = context.WithValue(ctx, requestIDKey{}, incomingRequestID(ctx))
+	resp, err := handler(ctx, req)
+	if err != nil {
+		return nil, s.toStatus(ctx, info.FullMethod, err)
+	}
+	return resp, nil
+}
+
+func incomingRequestID(ctx context.Context) string {
+	if ids := metadata.ValueFromIncomingContext(ctx, requestIDHeader); len(ids) > 0 && ids[0] != "" {
+		return ids[0]
+	}
+	// Called without one (grpcurl, a test): a fresh id still ties this call's
+	// records together.
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return "db-" + hex.EncodeToString(b)
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// written records a change of state: on stderr and, with the caller's request
+// id, in the logging service.
+func (s *server) written(ctx context.Context, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	s.logger.InfoContext(ctx, msg, "request_id", requestID(ctx))
+	s.shipper.Send(logv1.Level_LEVEL_INFO, requestID(ctx), msg)
+}
+
+func (s *server) ListProducts(ctx context.Context, _ *dbv1.ListProductsRequest) (*dbv1.ListProductsResponse, error) {
+	products, err := s.store.ListProducts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &dbv1.ListProductsResponse{Products: products}, nil
+}
+
+func (s *server) GetProduct(ctx context.Context, req *dbv1.GetProductRequest) (*dbv1.GetProductResponse, error) {
+	p, err := s.store.GetProduct(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return &dbv1.GetProductResponse{Product: p}, nil
+}
+
+func (s *server) CreateUser(ctx context.Context, req *dbv1.CreateUserRequest) (*dbv1.CreateUserResponse, error) {
+	u, err := s.store.CreateUser(ctx, store.NewUser{SID: req.GetSid(), Username: req.GetUsername(), Email: req.Email, Password: req.GetPassword()})
+	if err != nil {
+		return nil, err
+	}
+	s.written(ctx, "user %d (%s) created", u.GetId(), u.GetUsername())
+	return &dbv1.CreateUserResponse{User: u}, nil
+}
+
+func (s *server) GetUser(ctx context.Context, req *dbv1.GetUserRequest) (*dbv1.GetUserResponse, error) {
+	u, err := s.store.GetUser(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return &dbv1.GetUserResponse{User: u}, nil
+}
+
+func (s *server) VerifyCredentials(ctx context.Context, req *dbv1.VerifyCredentialsRequest) (*dbv1.VerifyCredentialsResponse, error) {
+	u, err := s.store.VerifyCredentials(ctx, req.GetUsername(), req.GetPassword())
+	if err != nil {
+		return nil, err
+	}
+	return &dbv1.VerifyCredentialsResponse{User: u}, nil
+}
+
+func (s *server) UpdateUser(ctx context.Context, req *dbv1.UpdateUserRequest) (*dbv1.UpdateUserResponse, error) {
+	u, err := s.store.UpdateUser(ctx, req.GetId(), store.UserChanges{Username: req.Username, Email: req.Email, Password: req.Password})
+	if err != nil {
+		return nil, err
+	}
+	s.written(ctx, "user %d updated (username %t, email %t, password %t)", u.GetId(), req.Username != nil, req.Email != nil, req.Password != nil)
+	return &dbv1.UpdateUserResponse{User: u}, nil
+}
+
+func (s *server) DeactivateUser(ctx context.Context, req *dbv1.DeactivateUserRequest) (*dbv1.DeactivateUserResponse, error) {
+	if err := s.store.DeactivateUser(ctx, req.GetId()); err != nil {
+		return nil, err
+	}
+	s.written(ctx, "user %d deactivated", req.GetId())
+	return &dbv1.DeactivateUserResponse{}, nil
+}
+
+func (s *server) CreateOrder(ctx context.Context, req *dbv1.CreateOrderRequest) (*dbv1.CreateOrderResponse, error) {
+	o, err := s.store.CreateOrder(ctx, req.GetUserId(), req.GetProductId(), req.GetQuantity())
+	if err != nil {
+		return nil, err
+	}
+	s.written(ctx, "order %d placed: user %d, product %d, quantity %d, total_price_cents %d",
+		o.GetId(), o.GetUserId(), o.GetProductId(), o.GetQuantity(), o.GetTotalPriceCents())
+	return &dbv1.CreateOrderResponse{Order: o}, nil
+}
+
+func (s *server) GetOrder(ctx context.Context, req *dbv1.GetOrderRequest) (*dbv1.GetOrderResponse, error) {
+	o, err := s.store.GetOrder(ctx, req.GetId(), req.GetUserId())
+	if err != nil {
+		return nil, err
+	}
+	return &dbv1.GetOrderResponse{Order: o}, nil
+}
+
+func (s *server) ListOrders(ctx context.Context, req *dbv1.ListOrdersRequest) (*dbv1.ListOrdersResponse, error) {
+	orders, err := s.store.ListOrders(ctx, req.GetUserId())
+	if err != nil {
+		return nil, err
+	}
+	return &dbv1.ListOrdersResponse{Orders: orders}, nil
+}
+
+func (s *server) CancelOrder(ctx context.Context, req *dbv1.CancelOrderRequest) (*dbv1.CancelOrderResponse, error) {
+	o, err := s.store.CancelOrder(ctx, req.GetId(), req.GetUserId())
+	if err != nil {
+		return nil, err
+	}
+	s.written(ctx, "order %d cancelled: product %d, quantity %d back in stock", o.GetId(), o.GetProductId(), o.GetQuantity())
+	return &dbv1.CancelOrderResponse{Order: o}, nil
+}

@@ -1,0 +1,40 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind says what went wrong in terms a caller can act on; the server turns
+// each kind into one gRPC code.
+type Kind int
+
+const (
+	Invalid            Kind = iota + 1 // the request itself is wrong
+	NotFound                           // no such row (or a deactivated user)
+	Taken                              // a unique username, sid or email
+	Forbidden                          // the row belongs to another user
+	Unauthenticated                    // wrong username or password
+	FailedPrecondition                 // the row's state forbids it: stock, already cancelled
+)
+
+// Error is a refusal the caller caused. Its message is safe to show to the
+// caller; anything else the store returns is not.
+type Error struct {
+	Kind    Kind
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func refuse(kind Kind, format string, args ...any) *Error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrUnavailable wraps every failure to reach PostgreSQL: no connection within
+// the acquire timeout, a refused connect, a connection that broke mid-call.
+var ErrUnavailable = errors.New("database unreachable")
+
+// errBadCredentials is the one answer for an unknown user, a wrong password
+// and a deactivated user, so that the answer does not tell them apart.
+var errBadCredentials = refuse(Unauthenticated, "username or password is incorrect")

@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/sustech-merch/store/dbsvc/internal/pgtest"
+)
+
+var testDB *pgtest.DB
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	db, err := pgtest.Create(ctx, "../../../db-init")
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testDB = db
+	code := m.Run()
+	if err := db.Drop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
+}
+
+func newStore(t *testing.T) *Store {
+	t.Helper()
+	pc, err := testDB.Config.PoolConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(pc, Options{AcquireTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// A failure between the stock update and the order insert must leave
+// neither: no order row and the stock as it was.
+func TestCreateOrderRollsBackMidTransaction(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	n := time.Now().UnixNano() % 1e9
+	u, err := s.CreateUser(ctx, NewUser{SID: fmt.Sprint(n), Username: fmt.Sprint("rollback_", n), Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.GetProduct(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("injected failure after the stock update")
+	var stockSeen int32
+	s.afterStockUpdate = func(ctx context.Context) error {
+		// Inside the transaction the stock has already dropped.
+		p, err := s.GetProduct(ctx, 2)
+		if err == nil {
+			stockSeen = p.GetStock()
+		}
+		return boom
+	}
+	if _, err := s.CreateOrder(ctx, u.GetId(), 2, 3); !errors.Is(err, boom) {
+		t.Fatalf("CreateOrder error %v, want the injected one", err)
+	}
+	if stockSeen != before.GetStock() {
+		t.Errorf("another connection saw stock %d during the transaction, want the committed %d", stockSeen, before.GetStock())
+	}
+	after, err := s.GetProduct(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.GetStock() != before.GetStock() {
+		t.Errorf("stock %d after the rollback, want %d", after.GetStock(), before.GetStock())
+	}
+	orders, err := s.ListOrders(ctx, u.GetId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(orders) != 0 {
+		t.Errorf("%d orders after the rollback, want none", len(orders))
+	}
+
+	s.afterStockUpdate = nil
+	o, err := s.CreateOrder(ctx, u.GetId(), 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 3 * before.GetPriceCents(); o.GetTotalPriceCents() != want {
+		t.Errorf("total_price_cents %d, want %d", o.GetTotalPriceCents(), want)
+	}
+}
+
+func TestPasswordHash(t *testing.T) {
+	ctx := context.Background()
+	h, err := newHasher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	encoded, err := h.hash(ctx, "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var salt string
+	if n, _ := fmt.Sscanf(encoded, "$argon2id$v=19$m=19456,t=2,p=1$%s", &salt); n != 1 {
+		t.Fatalf("hash %q is not the PHC string of argon2id m=19456,t=2,p=1", encoded)
+	}
+	for _, tc := range []struct {
+		password string
+		want     bool
+	}{{"correct horse", true}, {"correct horsf", false}, {"", false}} {
+		ok, err := h.verify(ctx, tc.password, encoded)
+		if err != nil || ok != tc.want {
+			t.Errorf("verify(%q) = %v, %v; want %v", tc.password, ok, err, tc.want)
+		}
+	}
+	other, _ := h.hash(ctx, "correct horse")
+	if other == encoded {
+		t.Error("two hashes of one password are equal: the salt is not random")
+	}
+	if _, err := h.verify(ctx, "x", "$2b$10$notargon"); err == nil {
+		t.Error("verify accepted a hash that is not argon2id")
+	}
+}
