@@ -129,6 +129,13 @@ def _unsigned(claims):
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
 
 
+def _tampered(token, claims):
+    """The token's header and signature around other claims."""
+    header, _, signature = token.split(".")
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{payload}.{signature}"
+
+
 def test_bad_tokens_are_401_with_www_authenticate(http, base_url, customer):
     now = int(time.time())
     claims = jwt.decode(customer.token, options={"verify_signature": False})
@@ -139,6 +146,7 @@ def test_bad_tokens_are_401_with_www_authenticate(http, base_url, customer):
         "forged": _forge(claims),
         "alg none": _unsigned(claims),
         "expired": _forge({**claims, "iat": now - 7200, "exp": now - 3600}, key=secret),
+        "tampered": _tampered(customer.token, {**claims, "sub": str(customer.id + 1)}),
         "other scheme": "basic",
     }
     for name, token in bad.items():

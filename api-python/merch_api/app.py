@@ -11,7 +11,7 @@ from connexion.middleware import MiddlewarePosition
 from merch_api import problems, services
 from merch_api.config import Settings
 from merch_api.request_context import RequestContextMiddleware
-from merch_api.validation import NamedParameterValidator
+from merch_api.validation import VALIDATORS
 
 SPEC = Path(__file__).resolve().parent.parent / "openapi.yaml"
 
@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     app.add_api(
         SPEC.name,
         strict_validation=True,  # unknown query parameters are a 400 too
-        validator_map={"parameter": NamedParameterValidator},
+        validator_map=VALIDATORS,
         swagger_ui_options=connexion.options.SwaggerUIOptions(spec_path="/openapi.yaml"),
     )
     app.add_error_handler(ProblemException, problems.from_problem)

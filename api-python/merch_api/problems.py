@@ -20,7 +20,7 @@ _HTTP_STATUS = {
     grpc.StatusCode.ALREADY_EXISTS: (409, "Conflict"),
     grpc.StatusCode.FAILED_PRECONDITION: (409, "Conflict"),
     grpc.StatusCode.UNAVAILABLE: (503, "Service Unavailable"),
-    grpc.StatusCode.DEADLINE_EXCEEDED: (503, "Service Unavailable"),
+    grpc.StatusCode.DEADLINE_EXCEEDED: (504, "Gateway Timeout"),
     grpc.StatusCode.RESOURCE_EXHAUSTED: (503, "Service Unavailable"),
 }
 
@@ -61,6 +61,8 @@ def from_rpc_error(request: ConnexionRequest, exc: grpc.RpcError) -> ConnexionRe
         detail = f"order {request.url.path.rsplit('/', 1)[-1]} does not exist"
     elif status == 503:
         detail = _DB_UNAVAILABLE
+    elif status == 504:
+        detail = "the store's database service did not answer in time; try again"
     elif status == 500:
         log.error(
             "DB service failed on %s %s: %s %s", request.method, request.url, code, exc.details()

@@ -33,8 +33,10 @@ class RequestContextMiddleware:
             return
         started = time.perf_counter()
         request_id = request_id_of(scope["headers"])
-        # Handlers and the bearer check read the id from the request headers. The scope is
-        # changed in place, not copied: Connexion records the authenticated user in it.
+        # Handlers and the bearer check read the id from the request headers.
+        # Connexion records the authenticated user in scope["extensions"]; the middlewares
+        # below pass on copies of the scope, so the dict must exist before they copy it.
+        scope.setdefault("extensions", {})
         scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"x-request-id"] + [
             (b"x-request-id", request_id.encode())
         ]

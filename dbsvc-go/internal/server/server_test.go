@@ -176,6 +176,7 @@ func TestUsers(t *testing.T) {
 		}},
 		{name: "verify wrong password", want: codes.Unauthenticated, detail: badCredentials, do: verify("alice_"+n, "alice-passwort")},
 		{name: "verify unknown user", want: codes.Unauthenticated, detail: badCredentials, do: verify("nobody", "alice-password")},
+		{name: "verify impossible username", want: codes.Unauthenticated, detail: badCredentials, do: verify("nul\x00name", "alice-password")},
 		{name: "verify deactivated user", want: codes.Unauthenticated, detail: badCredentials, do: verify(gone.GetUsername(), "password-"+strings.TrimPrefix(gone.GetUsername(), "user_"))},
 
 		{name: "update nothing", want: codes.InvalidArgument, detail: "at least one", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId()})},

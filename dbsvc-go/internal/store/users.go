@@ -79,11 +79,16 @@ func (s *Store) VerifyCredentials(ctx context.Context, username, password string
 		u    *dbv1.User
 		hash string
 	)
-	err := s.withConn(ctx, func(conn *pgx.Conn) error {
-		var err error
-		u, err = scanUser(conn.QueryRow(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE username = $1`, username), &hash)
-		return err
-	})
+	// A name that breaks the username rules cannot exist; it is looked up no
+	// further (PostgreSQL would refuse some, e.g. NUL) but still costs a hash.
+	err := pgx.ErrNoRows
+	if validateUsername(username) == nil {
+		err = s.withConn(ctx, func(conn *pgx.Conn) error {
+			var err error
+			u, err = scanUser(conn.QueryRow(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE username = $1`, username), &hash)
+			return err
+		})
+	}
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		u, hash = nil, s.hasher.dummy
