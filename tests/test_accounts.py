@@ -23,11 +23,12 @@ def test_register_answers_the_user_and_its_location(customer):
     assert me.status_code == 200 and me.json() == user
 
 
-def test_register_without_email_gives_null_email(http, base_url):
+@pytest.mark.parametrize("email", [{}, {"email": None}])
+def test_register_without_email_gives_null_email(http, base_url, email):
     name = f"noemail_{uuid.uuid4().hex[:10]}"
     answer = http.post(
         f"{base_url}/users",
-        json={"sid": uuid.uuid4().hex[:15], "username": name, "password": "long enough"},
+        json={"sid": uuid.uuid4().hex[:15], "username": name, "password": "long enough", **email},
     )
     assert answer.status_code == 201
     assert answer.json()["email"] is None

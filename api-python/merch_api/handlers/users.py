@@ -9,7 +9,9 @@ _INT32_MAX = 2**31 - 1
 
 
 def register(body: dict):
-    answer = call_db(db().users.CreateUser, user_pb2.CreateUserRequest(**body))
+    # "email": null means no email, like leaving it out.
+    fields = {name: value for name, value in body.items() if value is not None}
+    answer = call_db(db().users.CreateUser, user_pb2.CreateUserRequest(**fields))
     user = answer.user
     return created(representations.user(user), f"/users/{user.id}")
 
