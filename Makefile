@@ -7,7 +7,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GO_MODULES := gen/go dbsvc-go logsvc-go
 
-.PHONY: help up down status restart logs test lint go-test py-test smoke generate tools
+.PHONY: help up down status restart logs test lint go-test py-test smoke generate tools bench drills report
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,13 +35,21 @@ logs: ## follow the Kafka topic log-channel with Kafka's console consumer
 test: up tools lint go-test py-test smoke ## start the store if needed, then run every linter and test
 	@echo "==> all tests passed"
 
-tools: $(VENV)/bin/python .state/bin/protoc-gen-go .state/bin/protoc-gen-go-grpc
+tools: $(VENV)/bin/python .state/bin/protoc-gen-go .state/bin/protoc-gen-go-grpc .state/bin/docker-compose
 
 .state/bin/protoc-gen-go:
 	GOBIN=$(CURDIR)/.state/bin go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 
 .state/bin/protoc-gen-go-grpc:
 	GOBIN=$(CURDIR)/.state/bin go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+# docker compose's own CLI, standalone (no engine), for tests/test_compose.py: it checks
+# docker-compose.yml against the compose spec. Debian 12's docker-compose 1.29 predates
+# the spec's top-level `name:`; v5.0.2 is the newest that builds with Go 1.26.8.
+COMPOSE_VERSION := v5.0.2
+.state/bin/docker-compose:
+	GOBIN=$(CURDIR)/.state/tools go install github.com/docker/compose/v5/cmd@$(COMPOSE_VERSION)
+	mkdir -p .state/bin && mv .state/tools/cmd $@
 
 generate: tools ## regenerate the Go and Python code from proto/
 	$(VENV)/bin/buf lint
@@ -68,3 +76,31 @@ py-test: ## pytest: the API and the whole stack, end to end through NGINX
 smoke: ## scripts/smoke.sh: every operation with curl
 	@echo "==> smoke test"
 	@$(STACK) run scripts/smoke.sh
+
+# bench's tools: Debian's wrk, ghz from the Go module proxy, bench/requirements.txt in .venv.
+GHZ_VERSION := v0.121.0
+BENCH_STAMP := .state/stamps/bench-$(shell sha256sum bench/requirements.txt | cut -c1-16)
+
+$(BENCH_STAMP): bench/requirements.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
+	@mkdir -p .state/stamps && touch $@
+
+.state/bin/ghz:
+	GOBIN=$(CURDIR)/.state/bin go install github.com/bojand/ghz/cmd/ghz@$(GHZ_VERSION)
+
+bench: ## load-test the running store and its ceilings into report/bench/ (BENCH_DURATION, BENCH_LEVELS)
+	@curl -fsS -o /dev/null http://127.0.0.1:$${NGINX_PORT:-8080}/healthz 2>/dev/null || $(STACK) up
+	@$(MAKE) --no-print-directory $(BENCH_STAMP) .state/bin/ghz
+	@command -v wrk >/dev/null || { echo "==> installing wrk"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
+	@echo "==> bench (about 4 minutes)"
+	@$(STACK) run $(VENV)/bin/python bench/run.py
+
+drills: ## every failure drill, the long ones too (contention, long outages), against the running store
+	@curl -fsS -o /dev/null http://127.0.0.1:$${NGINX_PORT:-8080}/healthz 2>/dev/null || $(STACK) up
+	@echo "==> drills (long)"
+	@$(STACK) run env DRILLS_LONG=1 $(VENV)/bin/pytest -p no:cacheprovider -m "" -s tests/drills
+
+report: ## build report/report.pdf from report/report.md, with fresh output of the running store
+	@curl -fsS -o /dev/null http://127.0.0.1:$${NGINX_PORT:-8080}/readyz 2>/dev/null || $(STACK) up
+	@echo "==> report (about 2 minutes)"
+	@report/build.sh

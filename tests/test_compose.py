@@ -1,0 +1,307 @@
+"""docker-compose.yml without a Docker engine: docker compose's own `config` check
+(the compose specification, interpolation, references), then the deployment's
+invariants read with PyYAML: two published ports, a healthcheck on every
+long-running service, start-up ordered by health, no literal secrets, Dockerfiles
+that exist, and the same services and environment names as the local stack."""
+
+import configparser
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+TEMPLATE = ROOT / "nginx/templates/default.conf.template"
+
+# Debian 12's docker-compose (1.29) predates the `name:` key; docker compose v2+
+# reads the compose specification. Pinned, built from the Go module proxy.
+COMPOSE_MODULE = "github.com/docker/compose/v5/cmd@v5.0.2"
+INSTALL_HINT = (
+    "no compose-spec-aware docker compose found (Debian 12's docker-compose 1.29 cannot "
+    "read this file). Install it with `make tools`, which runs:\n"
+    f"  GOBIN=$PWD/.state/tools go install {COMPOSE_MODULE} && "
+    "mv .state/tools/cmd .state/bin/docker-compose\n"
+    "(or install Docker's compose plugin, or point COMPOSE_BIN at a docker-compose v2+)."
+)
+
+# Image settings that only the images read: no local process has them.
+IMAGE_SETTINGS = {"NGINX_ENVSUBST_FILTER"}
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE|_KEY$")
+# ${NAME}, ${NAME?message} or ${NAME:?message}: required, with no default to leak.
+REQUIRED_REFERENCE = re.compile(r"^\$\{(?P<name>[A-Z0-9_]+)(:?\?[^}]*)?\}$")
+REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@pytest.fixture(scope="module")
+def compose():
+    with open(COMPOSE_FILE) as f:
+        return yaml.safe_load(f)  # resolves the YAML anchors and << merges
+
+
+@pytest.fixture(scope="module")
+def services(compose):
+    return compose["services"]
+
+
+def env_file_names(path):
+    names = set()
+    for line in path.read_text().splitlines():
+        name, sep, _ = line.partition("=")
+        if sep and not line.lstrip().startswith("#"):
+            names.add(name.strip())
+    return names
+
+
+def supervisord_programs():
+    """{program: names its `environment=` line sets} from the local stack."""
+    parser = configparser.RawConfigParser(strict=False)
+    parser.read(ROOT / "deploy/local/supervisord.conf")
+    programs = {}
+    for section in parser.sections():
+        if section.startswith("program:"):
+            env = parser.get(section, "environment", fallback="")
+            programs[section.removeprefix("program:")] = set(re.findall(r"(\w+)=", env))
+    return programs
+
+
+def template_names():
+    return set(re.findall(r"\$\{(\w+)\}", TEMPLATE.read_text()))
+
+
+def one_shot(services):
+    """Services that others wait on to finish, rather than to be healthy."""
+    return {
+        name
+        for spec in services.values()
+        for name, dep in (spec.get("depends_on") or {}).items()
+        if dep.get("condition") == "service_completed_successfully"
+    }
+
+
+def built(services):
+    return {name for name, spec in services.items() if "build" in spec}
+
+
+def compose_command():
+    candidates = []
+    if os.environ.get("COMPOSE_BIN"):
+        candidates.append([os.environ["COMPOSE_BIN"]])
+    candidates.append([str(ROOT / ".state/bin/docker-compose")])
+    if shutil.which("docker-compose"):
+        candidates.append(["docker-compose"])
+    if shutil.which("docker"):
+        candidates.append(["docker", "compose"])
+    for command in candidates:
+        try:
+            answer = subprocess.run(
+                [*command, "version", "--short"], capture_output=True, text=True, timeout=30
+            )
+        except OSError:
+            continue
+        version = answer.stdout.strip().lstrip("v")
+        if answer.returncode == 0 and version and not version.startswith("1."):
+            return command
+    pytest.fail(INSTALL_HINT)
+
+
+def run_config(env_file, *args):
+    """`docker compose config` as someone with only that env file would run it."""
+    clean_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/tmp"}
+    return subprocess.run(
+        [
+            *compose_command(),
+            "--project-directory",
+            str(ROOT),
+            "--env-file",
+            str(env_file),
+            "-f",
+            str(COMPOSE_FILE),
+            "config",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env,
+        cwd=ROOT,
+    )
+
+
+def test_docker_compose_accepts_the_file_with_an_env_made_from_the_example():
+    answer = run_config(ENV_EXAMPLE, "--quiet")
+    assert answer.returncode == 0, answer.stderr
+
+
+def test_docker_compose_refuses_to_start_without_the_secrets(tmp_path):
+    env_file = tmp_path / "env"
+    env_file.write_text(
+        "".join(
+            line + "\n"
+            for line in ENV_EXAMPLE.read_text().splitlines()
+            if not line.startswith(("JWT_SECRET=", "POSTGRES_PASSWORD="))
+        )
+    )
+    answer = run_config(env_file, "--quiet")
+    assert answer.returncode != 0
+    assert "JWT_SECRET" in answer.stderr or "POSTGRES_PASSWORD" in answer.stderr, answer.stderr
+
+
+def test_exactly_two_published_ports_nginx_rest_and_kafka_external(services):
+    published = {
+        (name, str(port)) for name, spec in services.items() for port in spec.get("ports", [])
+    }
+    assert published == {
+        ("nginx", "${NGINX_PORT:-8080}:8080"),
+        ("kafka", "127.0.0.1:${KAFKA_EXTERNAL_PORT:-9093}:9093"),
+    }
+    for name, spec in services.items():
+        assert spec.get("network_mode") != "host", f"{name} would bypass the published ports"
+        assert spec.get("networks") == ["store"], f"{name} is not on the one network"
+
+
+def test_every_long_running_service_has_a_healthcheck(services):
+    jobs = one_shot(services)
+    assert jobs == {"kafka-init"}
+    for name in jobs:
+        assert services[name].get("restart", "no") == "no", f"{name} runs once"
+    for name, spec in services.items():
+        if name in jobs:
+            continue
+        check = spec.get("healthcheck") or {}
+        assert check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
+        assert spec.get("restart") == "unless-stopped", name
+
+
+def test_start_up_is_ordered_by_health_not_by_hope(services):
+    order = {
+        name: {dep: cond["condition"] for dep, cond in (spec.get("depends_on") or {}).items()}
+        for name, spec in services.items()
+    }
+    healthy, done = "service_healthy", "service_completed_successfully"
+    assert order == {
+        "postgres": {},
+        "zookeeper": {},
+        "kafka": {"zookeeper": healthy},
+        "kafka-init": {"kafka": healthy},
+        "logsvc": {"kafka-init": done},
+        "dbsvc": {"postgres": healthy, "logsvc": healthy},
+        "api-1": {"dbsvc": healthy, "logsvc": healthy},
+        "api-2": {"dbsvc": healthy, "logsvc": healthy},
+        "nginx": {"api-1": healthy, "api-2": healthy},
+    }
+
+
+def test_no_literal_secrets(services):
+    for name, spec in services.items():
+        for key, value in (spec.get("environment") or {}).items():
+            if SECRET_NAME.search(key):
+                match = REQUIRED_REFERENCE.match(str(value))
+                assert match and match["name"] == key, (
+                    f"{name}: {key} must be ${{{key}:?...}} from .env, not {value!r}"
+                )
+    text = COMPOSE_FILE.read_text()
+    env = ROOT / ".env"
+    if env.exists():  # the generated secrets of this machine appear nowhere in the file
+        for line in env.read_text().splitlines():
+            name, sep, value = line.partition("=")
+            if sep and SECRET_NAME.search(name) and len(value) >= 16:
+                assert value not in text, f"the value of {name} is written in docker-compose.yml"
+
+
+def test_every_interpolated_name_is_in_env_example(compose):
+    referenced = set(REFERENCE.findall(COMPOSE_FILE.read_text()))
+    assert referenced <= env_file_names(ENV_EXAMPLE)
+
+
+def test_dockerfiles_exist_build_from_pinned_images_and_run_as_non_root(services):
+    assert built(services) == {"logsvc", "dbsvc", "api-1", "api-2"}
+    for name in built(services):
+        build = services[name]["build"]
+        dockerfile = ROOT / build["context"] / build["dockerfile"]
+        assert dockerfile.is_file(), f"{name}: {dockerfile} does not exist"
+        lines = dockerfile.read_text().splitlines()
+        images = [line.split()[1] for line in lines if line.upper().startswith("FROM ")]
+        for image in images:
+            tag = image.split("@")[0].rpartition(":")[2]
+            assert ":" in image.split("@")[0] and tag != "latest", f"{dockerfile}: {image}"
+        last_from = max(i for i, line in enumerate(lines) if line.upper().startswith("FROM "))
+        users = [line.split()[1] for line in lines[last_from:] if line.startswith("USER ")]
+        assert users and users[-1].split(":")[0] not in {"root", "0"}, f"{dockerfile} runs as root"
+    for name, spec in services.items():
+        if "image" in spec:
+            assert re.search(r":[\w.-]*\d[\w.-]*(@sha256:[0-9a-f]{64})?$", spec["image"]), (
+                f"{name}: {spec['image']} is not pinned to a version"
+            )
+
+
+def test_the_same_services_and_environment_names_as_the_local_stack(services):
+    programs = supervisord_programs()
+    assert set(services) - one_shot(services) == set(programs)
+
+    known = env_file_names(ENV_EXAMPLE) | template_names() | IMAGE_SETTINGS
+    for names in programs.values():
+        known |= names
+    for name in built(services) | {"nginx"}:
+        environment = services[name].get("environment") or {}
+        assert set(environment) <= known, f"{name}: names the local stack does not use"
+        assert programs[name] <= set(environment), f"{name}: misses what the local stack sets"
+        for key, value in environment.items():
+            assert not re.search(r"127\.0\.0\.1|localhost", str(value)), (
+                f"{name}: {key}={value} points at the container itself, not a service"
+            )
+
+
+def test_kafka_listeners_inside_and_outside_the_network(services):
+    env = services["kafka"]["environment"]
+    assert env["KAFKA_ADVERTISED_LISTENERS"] == (
+        "INTERNAL://kafka:9092,EXTERNAL://127.0.0.1:${KAFKA_EXTERNAL_PORT:-9093}"
+    )
+    assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] == "INTERNAL"
+    assert services["logsvc"]["environment"]["KAFKA_BROKERS"] == "kafka:9092"
+    assert services["zookeeper"]["image"] == "confluentinc/cp-zookeeper:7.7.1"
+    assert services["kafka"]["image"] == services["kafka-init"]["image"]
+    assert services["kafka"]["image"] == "confluentinc/cp-kafka:7.7.1"
+    command = services["kafka-init"]["command"]
+    assert "--bootstrap-server kafka:9092" in command
+    assert "--topic ${KAFKA_TOPIC:-log-channel} --partitions 1" in command
+
+
+def test_nginx_renders_the_one_template_the_local_stack_renders(services):
+    nginx = services["nginx"]
+    assert "./nginx/templates:/etc/nginx/templates:ro" in nginx["volumes"]
+    names = template_names()
+    assert names <= set(nginx["environment"])
+    assert nginx["environment"]["API_1_ADDR"] == "api-1:5000"
+    assert nginx["environment"]["API_2_ADDR"] == "api-2:5000"
+    stack = (ROOT / "deploy/local/stack").read_text()
+    rendered = re.search(r"envsubst '([^']*)'\s*\\?\s*<\"\$ROOT/nginx/templates", stack)
+    assert rendered, "deploy/local/stack no longer renders nginx/templates"
+    assert set(re.findall(r"\$\{(\w+)\}", rendered[1])) == names
+    only = re.search(r"\(([^)]*)\)", nginx["environment"]["NGINX_ENVSUBST_FILTER"])
+    assert set(only[1].split("|")) == names
+
+
+def test_postgres_gets_the_schema_and_keeps_its_data(services):
+    volumes = services["postgres"]["volumes"]
+    assert "./db-init:/docker-entrypoint-initdb.d:ro" in volumes
+    assert "pgdata:/var/lib/postgresql/data" in volumes
+    for name, path in (("zookeeper", "/var/lib/zookeeper/data"), ("kafka", "/var/lib/kafka/data")):
+        assert any(v.endswith(":" + path) for v in services[name]["volumes"]), name
+
+
+def test_dockerignore_keeps_secrets_and_local_state_out():
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert patterns[0] == "*", "an allowlist: everything is out unless named"
+    included = [p[1:] for p in patterns if p.startswith("!")]
+    assert not any(p.startswith((".env", ".state", ".venv", ".git")) for p in included)
+    assert "**/.env" in patterns
