@@ -2,12 +2,12 @@
 
 submit() puts an entry into a bounded in-memory queue and returns at once; when the queue
 is full the entry is dropped and counted. One daemon thread takes up to batch_size queued
-entries at a time and sends them in one StreamLogs call. logsvc answers a call only after
-Kafka has acknowledged every entry of it, so a call that fails (logsvc or Kafka down, a
-timeout) is sent again, with exponential backoff, until it succeeds: at-least-once, a
-record may arrive twice but is not lost. While that batch waits, new entries queue up;
-what does not fit is dropped, and once a batch gets through again a WARNING entry says
-how many were dropped.
+entries at a time (waiting up to linger_seconds for more) and sends them in one StreamLogs
+call. logsvc answers a call only after Kafka has acknowledged every entry of it, so a call
+that fails (logsvc or Kafka down, a timeout) is sent again, with exponential backoff,
+until it succeeds: at-least-once, a record may arrive twice but is not lost. While that
+batch waits, new entries queue up; what does not fit is dropped, and once a batch gets
+through again a WARNING entry says how many were dropped.
 
 The one gRPC channel reconnects by itself (with grpc's own backoff, capped at 2 s here),
 so records flow again after logsvc comes back without restarting the API.
@@ -61,6 +61,7 @@ class LogShipper:
         instance: str = "",
         service: str = "api",
         call_timeout: float = 10.0,
+        linger_seconds: float = 0.05,
     ) -> None:
         if queue_size < 1 or batch_size < 1:
             raise ValueError("queue_size and batch_size must be at least 1")
@@ -72,6 +73,7 @@ class LogShipper:
         # logsvc gives up on Kafka after 5 s (LOGSVC_PUBLISH_TIMEOUT) and says why; this
         # is only for a logsvc that stops answering altogether.
         self._call_timeout = call_timeout
+        self._linger_seconds = linger_seconds
         self._queue: queue.Queue[log_pb2.LogEntry] = queue.Queue(maxsize=queue_size)
         self._lock = threading.Lock()
         self._sent = 0
@@ -160,9 +162,13 @@ class LogShipper:
             batch = [self._queue.get(timeout=_IDLE_POLL_SECONDS)]
         except queue.Empty:
             return []
+        # Like Kafka's linger.ms: waiting a moment for more entries sends them in one call
+        # instead of many, and under load the per-call cost (grpcio starts a thread for
+        # each streaming call) was most of what logging cost the API.
+        linger_until = time.monotonic() + self._linger_seconds
         while len(batch) < self._batch_size:
             try:
-                batch.append(self._queue.get_nowait())
+                batch.append(self._queue.get(timeout=max(linger_until - time.monotonic(), 0)))
             except queue.Empty:
                 break
         return batch
