@@ -5,7 +5,7 @@ STACK := deploy/local/stack
 VENV := .venv
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
-GO_MODULES := gen/go dbsvc-go logsvc-go
+GO_MODULES := gen/go dbsvc-go logsvc-go report/wire/gowire
 
 .PHONY: help up down status restart logs test lint go-test py-test smoke generate tools bench drills report
 

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Builds report/report.pdf from report/report.md (`make report`), with every figure and
+# every piece of output made fresh from the code and the RUNNING store:
+#   Debian: pandoc (Markdown -> HTML), chromium (screenshot, HTML -> PDF), graphviz (the
+#           architecture diagram), poppler-utils (page count and page previews);
+#   .venv:  report/requirements.txt.
+# Needs the store up (`make up`). Intermediate files go to report/build/ (git-ignored).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+REPORT=$ROOT/report
+BUILD=$REPORT/build
+VENV=$ROOT/.venv
+STACK=$ROOT/deploy/local/stack
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+install_tools() {
+  local missing=()
+  command -v pandoc >/dev/null || missing+=(pandoc)
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v dot >/dev/null || missing+=(graphviz)
+  command -v pdftoppm >/dev/null || missing+=(poppler-utils)
+  fc-list 2>/dev/null | grep -q DejaVuSans || missing+=(fonts-dejavu-core)
+  ((${#missing[@]})) || return 0
+  [[ $EUID -eq 0 ]] || die "missing Debian packages: ${missing[*]}; install them with: sudo apt-get install --no-install-recommends ${missing[*]}"
+  say "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_python() {
+  [[ -x $VENV/bin/python ]] || die "no .venv: run \`make up\` first"
+  local stamp
+  stamp=$ROOT/.state/stamps/report-$(sha256sum "$REPORT/requirements.txt" | cut -c1-16)
+  if [[ ! -f $stamp ]]; then
+    say "installing report/requirements.txt into .venv"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REPORT/requirements.txt"
+    mkdir -p "$(dirname "$stamp")" && touch "$stamp"
+  fi
+}
+
+# Debian's chromium wrapper, as root and without a display: no sandbox, no GPU.
+chromium_headless() {
+  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --no-first-run \
+    --user-data-dir="$BUILD/chromium-profile" "$@" 2> >(grep -v -e '^\[' -e 'unexpected operator' -e 'bytes written to file' >&2)
+}
+
+install_tools
+install_python
+# shellcheck disable=SC1091
+set -a && source "$ROOT/.env" && set +a
+BASE=http://127.0.0.1:${NGINX_PORT:-8080}
+curl -sf "$BASE/readyz" >/dev/null || die "the store does not answer at $BASE/readyz: run \`make up\` first"
+
+rm -rf "$BUILD/evidence" && mkdir -p "$BUILD/evidence"
+
+say "architecture diagram (graphviz)"
+dot -Tsvg "$REPORT/figures/architecture.dot" -o "$BUILD/architecture.svg"
+
+say "Swagger UI screenshot (headless chromium)"
+chromium_headless --window-size=1200,1260 --virtual-time-budget=8000 \
+  --screenshot="$BUILD/swagger.png" "$BASE/ui/" >/dev/null
+
+say "curl session and log monitor against the running store (about 30 s)"
+for attempt in 1 2 3; do
+  "$STACK" run "$REPORT/tools/capture.sh" "$BUILD/evidence" && break
+  ((attempt < 3)) || die "the capture failed three times: is the store healthy? (make status)"
+  say "capture attempt $attempt failed; trying again in 10 s"
+  sleep 10
+done
+
+say "type table (tests/test_type_table.py) and byte-by-byte encoding (report/wire)"
+"$VENV/bin/python" "$ROOT/tests/test_type_table.py" >"$BUILD/evidence/type-table.md"
+(cd "$ROOT" && "$VENV/bin/python" report/wire/wire_encoding.py) >"$BUILD/evidence/wire.txt"
+(cd "$ROOT" && "$VENV/bin/pytest" -q -p no:cacheprovider tests/test_type_table.py tests/test_wire_encoding.py) \
+  | tail -n 1 >"$BUILD/evidence/pytest.txt"
+
+say "the two tests on edited copies must fail (report/tools/mutants.py, about a minute)"
+"$VENV/bin/python" "$REPORT/tools/mutants.py" >"$BUILD/evidence/mutants.md"
+
+say "the numbers quoted in the text"
+echo "Built $(date -u '+%Y-%m-%d %H:%M UTC') from commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)') on $(nproc) cores, $(. /etc/os-release && echo "$PRETTY_NAME"), $(go version | cut -d' ' -f3), Python $("$VENV/bin/python" -c 'import platform; print(platform.python_version())')." \
+  >"$BUILD/evidence/meta.txt"
+
+say "Markdown -> HTML (pandoc) -> PDF (chromium)"
+cp "$REPORT/style.css" "$BUILD/style.css"
+"$VENV/bin/python" "$REPORT/tools/assemble.py" "$REPORT/report.md" "$BUILD" "$BUILD/report.md"
+pandoc "$BUILD/report.md" --from markdown --to html5 --standalone --toc --toc-depth=2 --columns=1000 \
+  --css style.css --metadata lang=en --output "$BUILD/report.html"
+chromium_headless --no-pdf-header-footer --print-to-pdf="$BUILD/report.pdf" \
+  "file://$BUILD/report.html" >/dev/null
+cp "$BUILD/report.pdf" "$REPORT/report.pdf"
+
+# Page previews for a look before committing: report/build/pages/page-N.png.
+rm -rf "$BUILD/pages" && mkdir -p "$BUILD/pages"
+pdftoppm -png -r 50 "$REPORT/report.pdf" "$BUILD/pages/page"
+say "report/report.pdf: $(pdfinfo "$REPORT/report.pdf" | awk '/^Pages:/ {print $2}') pages (previews in report/build/pages/)"

@@ -1,0 +1,18 @@
+module github.com/sustech-merch/store/report/wire/gowire
+
+go 1.26.8
+
+replace github.com/sustech-merch/store/gen/go => ../../../gen/go
+
+require (
+	github.com/sustech-merch/store/gen/go v0.0.0-00010101000000-000000000000
+	google.golang.org/protobuf v1.36.12
+)
+
+require (
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
+	google.golang.org/grpc v1.85.0 // indirect
+)
