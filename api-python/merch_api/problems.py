@@ -3,7 +3,7 @@
 import logging
 
 import grpc
-from connexion.exceptions import ProblemException
+from connexion.exceptions import OAuthProblem, ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.problem import problem
 
@@ -51,7 +51,12 @@ def _response(status: int, title: str, detail: str, headers=None) -> ConnexionRe
 
 
 def from_problem(_request: ConnexionRequest, exc: ProblemException) -> ConnexionResponse:
-    return _response(exc.status, exc.title, exc.detail, exc.headers)
+    detail = exc.detail
+    if isinstance(exc, OAuthProblem):
+        # Connexion's own: "No authorization token provided" or "Invalid authorization
+        # header"; say what to send.
+        detail = f"{detail}; send Authorization: Bearer <access_token from POST /auth/login>"
+    return _response(exc.status, exc.title, detail, exc.headers)
 
 
 def from_rpc_error(request: ConnexionRequest, exc: grpc.RpcError) -> ConnexionResponse:
