@@ -324,6 +324,39 @@ def pct(sorted_values, p):
     return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))]
 
 
+# ---------------------------------------------------------------- Go benchmark
+
+_GO_BENCH_LINE = re.compile(
+    r"^Benchmark(\w+)/([\w-]+)-\d+\s+\d+\s+[\d.]+ ns/op\s+([\d.]+) ops/s"
+    r"\s+([\d.]+) p50-ms\s+([\d.]+) p99-ms"
+)
+
+
+def run_go_bench(duration):
+    """dbsvc-go's Go benchmarks (internal/server/bench_test.go): GetProduct and
+    place+cancel, with the pool and connecting per call, from a gRPC client in the same
+    process over loopback, in a throwaway database. {(benchmark, mode): (ops/s, p50, p99)}"""
+    out = subprocess.run(
+        [
+            "go",
+            "test",
+            "-run",
+            "^$",
+            "-bench",
+            ".",
+            f"-benchtime={duration}s",
+            "./internal/server/",
+        ],
+        cwd=ROOT / "dbsvc-go",
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    found = (_GO_BENCH_LINE.match(line) for line in out.splitlines())
+    return {(m[1], m[2]): tuple(float(x) for x in m.groups()[2:]) for m in found if m}
+
+
 # ---------------------------------------------------------------- logbench
 
 
@@ -434,7 +467,7 @@ def ratio(a, b):
     return "n/a" if not b or b != b else f"{100 * a / b:.0f} %"
 
 
-def write_report(out_dir, rows, logbench, memory, meta):
+def write_report(out_dir, rows, go_bench, logbench, memory, meta):
     out_dir.mkdir(parents=True, exist_ok=True)
     by = {(r["group"], r["case"], r["c"]): r for r in rows}
 
@@ -512,6 +545,26 @@ def write_report(out_dir, rows, logbench, memory, meta):
                 lines.append(
                     f"| {r['c']} | {fmt(pool['rps'], 0)} | {fmt(r['rps'], 0)} | "
                     f"{pool['rps'] / r['rps']:.1f}x | {fmt(pool['p99'], 2)} | {fmt(r['p99'], 2)} |"
+                )
+    if go_bench:
+        lines += [
+            "",
+            "## The pool against connect-per-call (dbsvc-go's Go benchmarks)",
+            "",
+            "A gRPC client in the benchmark's process calls a DB service on loopback, from "
+            "as many goroutines as cores; one place+cancel is two RPCs, two transactions.",
+            "",
+            "| RPC | pool ops/s | connect-per-call ops/s | pool / connect-per-call "
+            "| pool p50 / p99 ms | connect-per-call p50 / p99 ms |",
+            "|---|--:|--:|--:|--:|--:|",
+        ]
+        for case, label in (("GetProduct", "GetProduct"), ("PlaceAndCancelOrder", "place+cancel")):
+            pool, per_call = go_bench.get((case, "pool")), go_bench.get((case, "connect-per-call"))
+            if pool and per_call:
+                lines.append(
+                    f"| {label} | {fmt(pool[0], 0)} | {fmt(per_call[0], 0)} | "
+                    f"{pool[0] / per_call[0]:.1f}x | {fmt(pool[1], 2)} / {fmt(pool[2], 2)} | "
+                    f"{fmt(per_call[1], 2)} / {fmt(per_call[2], 2)} |"
                 )
     if logbench:
         direct = logbench[0]["rps"]
@@ -647,12 +700,12 @@ def main():
         + (0 if "http" in skip else len(levels))
         + (0 if "grpc" in skip else len(grpc_cases) * len(levels))
         + (0 if "sql" in skip else len(SQL_SCRIPTS) * len(levels))
-        + (0 if "cpc" in skip else len(levels))
+        + (0 if "cpc" in skip else len(levels) + 1)
         + (0 if "log" in skip else 1)
         + 2
     )
     progress = Progress(steps)
-    rows, logbench = [], None
+    rows, go_bench, logbench = [], None, None
 
     progress.step(f"registering a bench user at {base}")
     user = BenchUser(base)
@@ -711,6 +764,8 @@ def main():
                     )
             finally:
                 second.stop()
+            progress.step(f"dbsvc-go Go benchmarks, pool and connect-per-call, {d}s each")
+            go_bench = run_go_bench(d)
         if "log" not in skip:
             progress.step(f"logbench: {args.log_records} records, RPC against a direct producer")
             logbench = run_logbench(args.log_records)
@@ -725,6 +780,7 @@ def main():
     write_report(
         out_dir,
         rows,
+        go_bench,
         logbench,
         memory,
         {

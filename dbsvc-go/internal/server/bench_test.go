@@ -2,7 +2,10 @@ package server_test
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/sustech-merch/store/dbsvc/internal/config"
 	dbv1 "github.com/sustech-merch/store/gen/go/merchstore/db/v1"
@@ -24,13 +27,9 @@ func BenchmarkGetProduct(b *testing.B) {
 	for _, mode := range modes {
 		s := startService(b, serviceOptions{change: mode.change})
 		b.Run(mode.name, func(b *testing.B) {
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := s.products.GetProduct(context.Background(), &dbv1.GetProductRequest{Id: 1}); err != nil {
-						b.Error(err)
-						return
-					}
-				}
+			measure(b, func(ctx context.Context) error {
+				_, err := s.products.GetProduct(ctx, &dbv1.GetProductRequest{Id: 1})
+				return err
 			})
 		})
 	}
@@ -45,19 +44,47 @@ func BenchmarkPlaceAndCancelOrder(b *testing.B) {
 		buyer := newUser(b, s)
 		product := newProduct(b, 500)
 		b.Run(mode.name, func(b *testing.B) {
-			b.RunParallel(func(pb *testing.PB) {
-				ctx := context.Background()
-				for pb.Next() {
-					o, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1})
-					if err == nil {
-						_, err = s.orders.CancelOrder(ctx, &dbv1.CancelOrderRequest{Id: o.GetOrder().GetId(), UserId: buyer.GetId()})
-					}
-					if err != nil {
-						b.Error(err)
-						return
-					}
+			measure(b, func(ctx context.Context) error {
+				o, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1})
+				if err == nil {
+					_, err = s.orders.CancelOrder(ctx, &dbv1.CancelOrderRequest{Id: o.GetOrder().GetId(), UserId: buyer.GetId()})
 				}
+				return err
 			})
 		})
 	}
+}
+
+// measure runs call from parallel goroutines and reports, beside ns/op, what
+// make bench prints: iterations per second and their p50 and p99 latency.
+func measure(b *testing.B, call func(context.Context) error) {
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+	)
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		var mine []time.Duration
+		for pb.Next() {
+			began := time.Now()
+			if err := call(ctx); err != nil {
+				b.Error(err)
+				return
+			}
+			mine = append(mine, time.Since(began))
+		}
+		mu.Lock()
+		latencies = append(latencies, mine...)
+		mu.Unlock()
+	})
+	elapsed := time.Since(start)
+	if len(latencies) == 0 {
+		return
+	}
+	slices.Sort(latencies)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(float64(len(latencies))/elapsed.Seconds(), "ops/s")
+	b.ReportMetric(ms(latencies[len(latencies)/2]), "p50-ms")
+	b.ReportMetric(ms(latencies[len(latencies)*99/100]), "p99-ms")
 }
