@@ -145,9 +145,10 @@ def customer(new_customer):
     return new_customer()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def database():
-    """The store's PostgreSQL, read-only for tests that check what the API did."""
+    """The store's PostgreSQL, read-only for tests that check what the API did. A new
+    connection per test: the failure drills restart PostgreSQL."""
     import psycopg2
 
     connection = psycopg2.connect(

@@ -116,3 +116,11 @@ def test_each_request_has_one_api_record_in_kafka(http, base_url, log_channel):
     assert record["message"]
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", record["ts"])
     assert datetime.fromisoformat(record["ts"].replace("Z", "+00:00")).tzinfo is not None
+
+
+def test_control_characters_in_the_path_are_a_client_error(http, base_url):
+    for path in ("/users/%0A", "/products/%C2%8D", "/orders/1%7F"):
+        answer = http.get(f"{base_url}{path}", headers={"Authorization": "Bearer x"})
+        assert answer.status_code == 400, path
+        assert answer.headers["Content-Type"].startswith("application/problem+json")
+        assert "control characters" in answer.json()["detail"]

@@ -11,7 +11,7 @@ from connexion.middleware import MiddlewarePosition
 from merch_api import problems, services
 from merch_api.config import Settings
 from merch_api.request_context import RequestContextMiddleware
-from merch_api.validation import VALIDATORS
+from merch_api.validation import VALIDATORS, RejectControlCharactersInPath
 
 SPEC = Path(__file__).resolve().parent.parent / "openapi.yaml"
 
@@ -34,6 +34,8 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     app.add_error_handler(ProblemException, problems.from_problem)
     app.add_error_handler(grpc.RpcError, problems.from_rpc_error)
     app.add_error_handler(Exception, problems.from_unexpected)
+    # After the exception middleware, so that its 400 is a problem like any other.
+    app.add_middleware(RejectControlCharactersInPath, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(
         RequestContextMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,

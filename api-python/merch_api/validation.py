@@ -35,3 +35,22 @@ VALIDATORS = {
     "parameter": NamedParameterValidator,
     "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": JSONBodyValidator}),
 }
+
+
+class RejectControlCharactersInPath:
+    """ASGI middleware: a 400 for a path with control characters (e.g. /users/%0A).
+    Starlette's router and Flask's (werkzeug's) disagree on such paths, and Connexion then
+    runs the Flask view without its operation context: a 500 instead of a clear answer.
+    No path of the API has them."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and any(
+            ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in scope["path"]
+        ):
+            raise BadRequestProblem(
+                detail="the URL path contains control characters; no resource has such a name"
+            )
+        await self.app(scope, receive, send)
