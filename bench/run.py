@@ -611,6 +611,19 @@ def write_report(out_dir, rows, go_bench, logbench, memory, meta):
     draw_chart(out_dir / "results.png", rows)
 
 
+_CHART_PREFIX = {
+    "api": "",
+    "http": "ceiling: ",
+    "grpc": "gRPC: ",
+    "sql": "SQL: ",
+    "cpc": "gRPC per-call: ",
+}
+
+
+def chart_label(r):
+    return _CHART_PREFIX[r["group"]] + r["case"]
+
+
 def draw_chart(path, rows):
     import matplotlib
 
@@ -619,13 +632,7 @@ def draw_chart(path, rows):
 
     series = []
     for r in rows:
-        label = {
-            "api": "",
-            "http": "ceiling: ",
-            "grpc": "gRPC: ",
-            "sql": "SQL: ",
-            "cpc": "gRPC per-call: ",
-        }[r["group"]] + r["case"]
+        label = chart_label(r)
         if label not in series:
             series.append(label)
     levels = sorted({r["c"] for r in rows})
@@ -635,14 +642,7 @@ def draw_chart(path, rows):
         xs, rps, p99 = [], [], []
         for j, label in enumerate(series):
             for r in rows:
-                name = {
-                    "api": "",
-                    "http": "ceiling: ",
-                    "grpc": "gRPC: ",
-                    "sql": "SQL: ",
-                    "cpc": "gRPC per-call: ",
-                }[r["group"]] + r["case"]
-                if name == label and r["c"] == c:
+                if chart_label(r) == label and r["c"] == c:
                     xs.append(j + (i - (len(levels) - 1) / 2) * width)
                     rps.append(r["rps"])
                     p99.append(r["p99"])

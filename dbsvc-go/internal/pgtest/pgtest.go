@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,6 +25,24 @@ import (
 type DB struct {
 	Config config.Config // the service's settings, pointing at this database
 	admin  config.Config // the same server, maintenance database "postgres"
+}
+
+// Main is a test package's TestMain: it creates the package's database from
+// initDir, hands it to use, runs the tests and drops the database.
+func Main(m *testing.M, initDir string, use func(*DB)) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	db, err := Create(ctx, initDir)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	use(db)
+	code := m.Run()
+	if err := db.Drop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
 }
 
 // Create makes a database dbsvc_test_<random> and applies initDir/*.sql to it

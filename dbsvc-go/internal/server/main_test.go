@@ -6,12 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -30,19 +30,7 @@ import (
 var testDB *pgtest.DB
 
 func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	db, err := pgtest.Create(ctx, "../../../db-init")
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testDB = db
-	code := m.Run()
-	if err := db.Drop(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	os.Exit(code)
+	pgtest.Main(m, "../../../db-init", func(db *pgtest.DB) { testDB = db })
 }
 
 type service struct {
@@ -220,4 +208,24 @@ func initialStock(id int32) int32 {
 		return stock
 	}
 	return 500
+}
+
+// lockProduct holds product's row lock in a transaction of the test's own,
+// so that the service's next order of it waits; the caller ends it.
+func lockProduct(t *testing.T, product int32) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := testDB.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM products WHERE id = $1 FOR UPDATE`, product); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }

@@ -145,19 +145,8 @@ func TestPoolExhaustedIsUnavailable(t *testing.T) {
 
 	// The service's only connection waits on a row lock held here.
 	ctx := context.Background()
-	conn, err := testDB.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := lockProduct(t, product)
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM products WHERE id = $1 FOR UPDATE`, product); err != nil {
-		t.Fatal(err)
-	}
 	blocked := make(chan error, 1)
 	go func() {
 		_, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1})
@@ -168,7 +157,7 @@ func TestPoolExhaustedIsUnavailable(t *testing.T) {
 	callCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err = s.products.GetProduct(callCtx, &dbv1.GetProductRequest{Id: 1})
+	_, err := s.products.GetProduct(callCtx, &dbv1.GetProductRequest{Id: 1})
 	wantCode(t, err, codes.Unavailable)
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("UNAVAILABLE after %s, want about the 200ms acquire timeout", d)

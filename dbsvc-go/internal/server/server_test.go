@@ -350,18 +350,7 @@ func TestDeadlines(t *testing.T) {
 	// A deadline that passes while the server waits: another transaction
 	// holds the product's row lock, so the order queues behind it.
 	ctx := context.Background()
-	conn, err := testDB.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM products WHERE id = $1 FOR UPDATE`, product); err != nil {
-		t.Fatal(err)
-	}
+	tx := lockProduct(t, product)
 	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancelShort()
 	_, err = s.orders.CreateOrder(short, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1})
