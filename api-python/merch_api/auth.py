@@ -5,7 +5,6 @@ the account is deactivated; a token whose `ver` is not the current one is revoke
 every authenticated request asks the DB service for the user (one indexed read).
 """
 
-import asyncio
 import time
 
 import grpc
@@ -17,6 +16,7 @@ from merch_api.problems import unauthorized
 
 _ALGORITHM = "HS256"
 _LOG_IN_AGAIN = "log in again with POST /auth/login"
+_SEND_A_TOKEN = "send Authorization: Bearer <access_token from POST /auth/login>"
 
 
 def issue_token(user) -> dict:
@@ -35,13 +35,24 @@ def issue_token(user) -> dict:
     }
 
 
-async def verify_bearer_token(token: str, request) -> dict:
-    """Connexion's bearer check (x-bearerInfoFunc in openapi.yaml). Returns the token
-    info handlers receive as token_info, with the current user under "user"."""
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header (the scheme in any case,
+    as RFC 9110 has it)."""
+    if not authorization:
+        raise unauthorized(f"no access token was sent; {_SEND_A_TOKEN}")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized(f"the Authorization header is not a bearer token; {_SEND_A_TOKEN}")
+    return token.strip()
+
+
+def authenticated_user(authorization: str | None, call_db):
+    """The current user of the request's bearer token; a 401 problem when there is none,
+    or it is forged, expired or revoked. call_db(rpc, request) calls the DB service."""
     settings = services.current().settings
     try:
         claims = jwt.decode(
-            token,
+            bearer_token(authorization),
             settings.jwt_secret,
             algorithms=[_ALGORITHM],  # pinned: "none" and other algorithms are refused
             options={"require": ["sub", "iat", "exp", "ver"]},
@@ -52,19 +63,14 @@ async def verify_bearer_token(token: str, request) -> dict:
     except (jwt.InvalidTokenError, ValueError):
         raise unauthorized(f"the access token is not valid; {_LOG_IN_AGAIN}") from None
 
-    request_id = request.headers.get("x-request-id", "")
-    # The gRPC stub blocks; keep the event loop free for other requests.
-    user = await asyncio.to_thread(_current_user, user_id, request_id)
+    try:
+        user = call_db(
+            services.current().db.users.GetUser, user_pb2.GetUserRequest(id=user_id)
+        ).user
+    except grpc.RpcError as error:
+        if error.code() is not grpc.StatusCode.NOT_FOUND:
+            raise
+        user = None
     if user is None or not user.active or user.credentials_version != claims["ver"]:
         raise unauthorized(f"the access token has been revoked; {_LOG_IN_AGAIN}")
-    return {"sub": claims["sub"], "user": user}
-
-
-def _current_user(user_id: int, request_id: str):
-    db = services.current().db
-    try:
-        return db.call(db.users.GetUser, user_pb2.GetUserRequest(id=user_id), request_id).user
-    except grpc.RpcError as error:
-        if error.code() is grpc.StatusCode.NOT_FOUND:
-            return None
-        raise
+    return user

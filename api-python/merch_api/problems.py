@@ -1,87 +1,142 @@
-"""Every error the API answers becomes application/problem+json here, in one place."""
+"""Every error the API answers becomes application/problem+json (RFC 9457) here, in one
+place: problems the handlers raise, requests the OpenAPI file rejects, routing errors,
+DB service errors and bugs."""
 
 import logging
 
 import grpc
-from connexion.exceptions import OAuthProblem, ProblemException
-from connexion.lifecycle import ConnexionRequest, ConnexionResponse
-from connexion.problem import problem
+from flask import Response, current_app, g, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from merch_api.openapi import RequestRejected
 
 log = logging.getLogger(__name__)
+
+PROBLEM = "application/problem+json"
+_UNEXPECTED = "the store failed unexpectedly; report the X-Request-ID of this response"
 
 # What a DB service status means to a REST client. PERMISSION_DENIED (only for another
 # user's order) reads exactly like the DB service's NOT_FOUND for an unknown order, so
 # order ids reveal nothing about other users.
 _HTTP_STATUS = {
-    grpc.StatusCode.INVALID_ARGUMENT: (400, "Bad Request"),
-    grpc.StatusCode.UNAUTHENTICATED: (401, "Unauthorized"),
-    grpc.StatusCode.NOT_FOUND: (404, "Not Found"),
-    grpc.StatusCode.PERMISSION_DENIED: (404, "Not Found"),
-    grpc.StatusCode.ALREADY_EXISTS: (409, "Conflict"),
-    grpc.StatusCode.FAILED_PRECONDITION: (409, "Conflict"),
-    grpc.StatusCode.UNAVAILABLE: (503, "Service Unavailable"),
-    grpc.StatusCode.DEADLINE_EXCEEDED: (504, "Gateway Timeout"),
-    grpc.StatusCode.RESOURCE_EXHAUSTED: (503, "Service Unavailable"),
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.PERMISSION_DENIED: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.FAILED_PRECONDITION: 409,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 503,
 }
 
-_DB_UNAVAILABLE = "the store's database service is not answering; try again in a few seconds"
+_TITLE = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
-def unauthorized(detail: str) -> ProblemException:
-    return ProblemException(status=401, title="Unauthorized", detail=detail)
+class Problem(Exception):
+    """An answer other than success, raised by a handler or the request checks."""
+
+    def __init__(self, status: int, detail: str, headers: dict | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers or {}
 
 
-def forbidden(detail: str) -> ProblemException:
-    return ProblemException(status=403, title="Forbidden", detail=detail)
+def unauthorized(detail: str) -> Problem:
+    # RFC 9110: a 401 names the scheme the client should use.
+    return Problem(401, detail, {"WWW-Authenticate": 'Bearer realm="merch-store"'})
 
 
-def bad_request(detail: str) -> ProblemException:
-    return ProblemException(status=400, title="Bad Request", detail=detail)
+def forbidden(detail: str) -> Problem:
+    return Problem(403, detail)
 
 
-def unavailable(detail: str) -> ProblemException:
-    return ProblemException(status=503, title="Service Unavailable", detail=detail)
+def bad_request(detail: str) -> Problem:
+    return Problem(400, detail)
 
 
-def _response(status: int, title: str, detail: str, headers=None) -> ConnexionResponse:
-    if status == 401:
-        # RFC 9110: a 401 names the scheme the client should use.
-        headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="merch-store"'}
-    return problem(status=status, title=title, detail=detail, headers=headers)
+def unavailable(detail: str) -> Problem:
+    return Problem(503, detail)
 
 
-def from_problem(_request: ConnexionRequest, exc: ProblemException) -> ConnexionResponse:
-    detail = exc.detail
-    if isinstance(exc, OAuthProblem):
-        # Connexion's own: "No authorization token provided" or "Invalid authorization
-        # header"; say what to send.
-        detail = f"{detail}; send Authorization: Bearer <access_token from POST /auth/login>"
-    return _response(exc.status, exc.title, detail, exc.headers)
+def response(status: int, detail: str, headers: dict | None = None) -> Response:
+    body = {"type": "about:blank", "title": _TITLE[status], "status": status, "detail": detail}
+    answer = current_app.json.response(body)
+    answer.status_code = status
+    answer.mimetype = PROBLEM
+    answer.headers.update(headers or {})
+    return answer
 
 
-def from_rpc_error(request: ConnexionRequest, exc: grpc.RpcError) -> ConnexionResponse:
-    code = exc.code()
-    status, title = _HTTP_STATUS.get(code, (500, "Internal Server Error"))
+def from_problem(problem: Problem) -> Response:
+    return response(problem.status, problem.detail, problem.headers)
+
+
+def from_rejected(rejected: RequestRejected) -> Response:
+    return response(rejected.status, rejected.detail)
+
+
+def from_http_exception(error: HTTPException) -> Response:
+    """werkzeug's own answers: no such path, a method the path does not have, a body
+    over the size limit."""
+    if isinstance(error, MethodNotAllowed):
+        allowed = ", ".join(error.valid_methods or ())
+        return response(
+            405,
+            f"{request.method} is not an operation of {request.path}; it allows {allowed}",
+            {"Allow": allowed},
+        )
+    if error.code == 404:
+        return response(404, "no resource has this path; /ui/ lists the API's operations")
+    if error.code == 413:
+        return response(413, "the request body is too large; every body of this API is small")
+    if error.code in _TITLE and error.code < 500:
+        return response(error.code, error.description or _TITLE[error.code])
+    log.error("unexpected HTTP error on %s %s: %s", request.method, request.path, error)
+    return response(500, _UNEXPECTED)
+
+
+def from_rpc_error(error: grpc.RpcError) -> Response:
+    code = error.code()
+    status = _HTTP_STATUS.get(code, 500)
     if code is grpc.StatusCode.PERMISSION_DENIED:
-        detail = f"order {request.url.path.rsplit('/', 1)[-1]} does not exist"
+        # The parsed id, never the raw path segment: "07" and "7" must not read differently.
+        detail = f"order {g.path_values['id']} does not exist"
     elif status == 503:
-        detail = _DB_UNAVAILABLE
+        detail = "the store's database service is not answering; try again in a few seconds"
     elif status == 504:
         detail = "the store's database service did not answer in time; try again"
     elif status == 500:
         log.error(
-            "DB service failed on %s %s: %s %s", request.method, request.url, code, exc.details()
+            "DB service failed on %s %s: %s %s", request.method, request.path, code, error.details()
         )
-        detail = "the store failed unexpectedly; report the X-Request-ID of this response"
+        detail = _UNEXPECTED
     else:
-        detail = exc.details()
-    return _response(status, title, detail)
+        detail = error.details()
+    return response(status, detail)
 
 
-def from_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url, exc_info=exc)
-    return _response(
-        500,
-        "Internal Server Error",
-        "the store failed unexpectedly; report the X-Request-ID of this response",
-    )
+def from_unexpected(error: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.path, exc_info=error)
+    return response(500, _UNEXPECTED)
+
+
+def install(app) -> None:
+    app.register_error_handler(Problem, from_problem)
+    app.register_error_handler(RequestRejected, from_rejected)
+    app.register_error_handler(HTTPException, from_http_exception)
+    app.register_error_handler(grpc.RpcError, from_rpc_error)
+    app.register_error_handler(Exception, from_unexpected)

@@ -1,4 +1,4 @@
-"""ASGI middleware around every request, error responses included: the request id,
+"""WSGI middleware around every request, error answers included: the request id,
 X-Served-By, and the request's one log record for Kafka."""
 
 import re
@@ -11,56 +11,46 @@ from merchstore.log.v1 import log_pb2
 # for the logging service (which refuses ids over 128 bytes). Anything else is replaced.
 _SANE_REQUEST_ID = re.compile(r"^[!-~]{1,128}$")
 
+# Where the views leave the authenticated user's id for the request's record.
+USER_ID_KEY = "merch_api.user_id"
 
-def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
-    for name, value in headers:
-        if name == b"x-request-id":
-            candidate = value.decode("latin-1")
-            if _SANE_REQUEST_ID.match(candidate):
-                return candidate
+
+def request_id_of(candidate: str | None) -> str:
+    if candidate and _SANE_REQUEST_ID.match(candidate):
+        return candidate
     return str(uuid.uuid4())
 
 
-class RequestContextMiddleware:
+class RequestContext:
     def __init__(self, app, *, instance: str, submit_log) -> None:
         self.app = app
-        self.instance = instance.encode()
+        self.instance = instance
         self.submit_log = submit_log
 
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def __call__(self, environ, start_response):
         started = time.perf_counter()
-        request_id = request_id_of(scope["headers"])
-        # Handlers and the bearer check read the id from the request headers.
-        # Connexion records the authenticated user in scope["extensions"]; the middlewares
-        # below pass on copies of the scope, so the dict must exist before they copy it.
-        scope.setdefault("extensions", {})
-        scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"x-request-id"] + [
-            (b"x-request-id", request_id.encode())
-        ]
-        status = 500  # if the app fails before it answers, ServerErrorMiddleware says 500
+        request_id = request_id_of(environ.get("HTTP_X_REQUEST_ID"))
+        # Handlers read the id from the request headers, like any header.
+        environ["HTTP_X_REQUEST_ID"] = request_id
+        status = 500  # if the app fails before it answers, the server answers 500
 
-        async def send_with_headers(message) -> None:
+        def start_with_headers(status_line, headers, exc_info=None):
             nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-request-id", request_id.encode()),
-                    (b"x-served-by", self.instance),
-                ]
-            await send(message)
+            status = int(status_line[:3])
+            headers.append(("X-Request-ID", request_id))
+            headers.append(("X-Served-By", self.instance))
+            return start_response(status_line, headers, exc_info)
 
         try:
-            await self.app(scope, receive, send_with_headers)
+            return self.app(environ, start_with_headers)
         finally:
-            self._log(scope, request_id, status, started)
+            self._log(environ, request_id, status, started)
 
-    def _log(self, scope, request_id: str, status: int, started: float) -> None:
+    def _log(self, environ, request_id: str, status: int, started: float) -> None:
         latency_ms = (time.perf_counter() - started) * 1000
-        method, path = scope["method"], scope["path"]
+        method = environ["REQUEST_METHOD"]
+        # PATH_INFO is latin-1 decoded bytes (PEP 3333); the client sent UTF-8.
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
         entry = log_pb2.LogEntry(
             level=log_pb2.LEVEL_ERROR if status >= 500 else log_pb2.LEVEL_INFO,
             request_id=request_id,
@@ -69,7 +59,7 @@ class RequestContextMiddleware:
                 method=method, path=path, status=status, latency_ms=round(latency_ms, 3)
             ),
         )
-        user = scope.get("extensions", {}).get("connexion_context", {}).get("user")
-        if user is not None:
-            entry.http.user_id = int(user)
+        user_id = environ.get(USER_ID_KEY)
+        if user_id is not None:
+            entry.http.user_id = user_id
         self.submit_log(entry)

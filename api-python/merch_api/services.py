@@ -83,9 +83,19 @@ class Services:
             logsvc_channel=grpc.insecure_channel(settings.logsvc_addr),
         )
 
+    def close(self) -> None:
+        """Sends what the log shipper holds, then closes the channels. The WSGI server
+        calls it when a worker stops (merch_api.serve)."""
+        self.log_shipper.close()
+        self.db.channel.close()
+        self.logsvc_channel.close()
+
     def health(self) -> dict[str, str]:
-        """The grpc.health.v1 status of each service the API needs, by name."""
-        checks = {}
+        """The grpc.health.v1 status of each service the API needs, by name, and whether
+        this worker's log shipper still runs."""
+        checks = {
+            "log_shipper": "SERVING" if self.log_shipper.is_alive() else "NOT_RUNNING (thread died)"
+        }
         for name, channel in (("dbsvc", self.db.channel), ("logsvc", self.logsvc_channel)):
             stub = health_pb2_grpc.HealthStub(channel)
             try:
@@ -104,6 +114,11 @@ _current: Services | None = None
 def install(services: Services) -> None:
     global _current
     _current = services
+
+
+def installed() -> Services | None:
+    """This process's services, or None before create_app() ran."""
+    return _current
 
 
 def current() -> Services:

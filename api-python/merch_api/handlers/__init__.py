@@ -1,4 +1,7 @@
-"""The operations of ../../openapi.yaml; each operationId names one function here."""
+"""The operations of ../../openapi.yaml (merch_api.routes maps each operationId to its
+handler). A handler takes its path
+parameters by name, `body` (the validated JSON body) and `user` (the token's user) as
+the operation has them, and returns the JSON body, or (body, status, headers)."""
 
 from flask import request
 
@@ -16,14 +19,5 @@ def call_db(rpc, rpc_request):
     return db().call(rpc, rpc_request, request.headers["X-Request-ID"])
 
 
-# Every operation in openapi.yaml answers application/json or, on errors,
-# application/problem+json; Connexion needs to be told which one a handler returns.
-_JSON = {"Content-Type": "application/json"}
-
-
-def ok(body, status: int = 200):
-    return body, status, _JSON
-
-
 def created(body, location: str):
-    return body, 201, {**_JSON, "Location": location}
+    return body, 201, {"Location": location}

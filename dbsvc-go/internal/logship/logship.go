@@ -187,14 +187,10 @@ func (s *Shipper) stream(batch []*logv1.LogEntry) error {
 	if err != nil {
 		return err
 	}
-	for _, e := range batch {
-		if err := stream.Send(&logv1.StreamLogsRequest{Entry: e}); err != nil {
-			if err == io.EOF {
-				// The server ended the call early; CloseAndRecv has its status.
-				break
-			}
-			return err
-		}
+	// One message for the whole batch: the server counts entries, not messages.
+	if err := stream.Send(&logv1.StreamLogsRequest{Entries: batch}); err != nil && err != io.EOF {
+		// On io.EOF the server ended the call early; CloseAndRecv has its status.
+		return err
 	}
 	_, err = stream.CloseAndRecv()
 	return err

@@ -55,7 +55,7 @@ func (l *logsvc) StreamLogs(stream grpc.ClientStreamingServer[logv1.StreamLogsRe
 		if err != nil {
 			return err
 		}
-		got = append(got, req.GetEntry())
+		got = append(got, req.GetEntries()...)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

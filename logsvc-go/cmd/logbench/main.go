@@ -235,11 +235,8 @@ func streamBatch(ctx context.Context, client logv1.LogServiceClient, batch []*lo
 	if err != nil {
 		return err
 	}
-	for _, e := range batch {
-		if err := stream.Send(&logv1.StreamLogsRequest{Entry: e}); err != nil {
-			break // the real error comes from CloseAndRecv
-		}
-	}
+	// On an error the real one comes from CloseAndRecv.
+	_ = stream.Send(&logv1.StreamLogsRequest{Entries: batch})
 	res, err := stream.CloseAndRecv()
 	if err != nil {
 		return err

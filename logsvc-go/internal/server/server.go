@@ -104,19 +104,21 @@ func (s *LogService) streamLogs(stream grpc.ClientStreamingServer[logv1.StreamLo
 		if err != nil {
 			return res, fmt.Errorf("receiving entries[%d]: %w", res.received, err)
 		}
-		rec, err := record.Encode(req.GetEntry())
-		res.received++
-		if err != nil {
-			res.rejected++
-			if len(rejected) < maxListedRejections {
-				rejected = append(rejected, fmt.Errorf("entries[%d].%w", res.received-1, err))
+		for _, entry := range req.GetEntries() {
+			rec, err := record.Encode(entry)
+			res.received++
+			if err != nil {
+				res.rejected++
+				if len(rejected) < maxListedRejections {
+					rejected = append(rejected, fmt.Errorf("entries[%d].%w", res.received-1, err))
+				}
+				continue
 			}
-			continue
-		}
-		chunk = append(chunk, rec)
-		if len(chunk) == chunkSize {
-			if err := publish(); err != nil {
-				return res, err
+			chunk = append(chunk, rec)
+			if len(chunk) == chunkSize {
+				if err := publish(); err != nil {
+					return res, err
+				}
 			}
 		}
 	}

@@ -41,10 +41,14 @@ func send(t *testing.T, conn *grpc.ClientConn, entries []*logv1.LogEntry) (*logv
 	if err != nil {
 		t.Fatalf("opening stream: %v", err)
 	}
-	for _, e := range entries {
+	// Several messages of several entries each, as the shippers send them: the
+	// server numbers entries across messages.
+	const entriesPerMessage = 2
+	for start := 0; start < len(entries); start += entriesPerMessage {
+		batch := entries[start:min(start+entriesPerMessage, len(entries))]
 		// A server that fails early closes the stream; Send then reports io.EOF
 		// and CloseAndRecv has the real status.
-		if err := stream.Send(&logv1.StreamLogsRequest{Entry: e}); err != nil {
+		if err := stream.Send(&logv1.StreamLogsRequest{Entries: batch}); err != nil {
 			break
 		}
 	}
@@ -164,24 +168,24 @@ func TestMalformedEntryIsRejectedWithoutPoisoningTheStream(t *testing.T) {
 			bad := validEntry(p+"bad", "bad")
 			tt.edit(bad)
 			_, err, accepted := send(t, svc.conn, []*logv1.LogEntry{
-				validEntry(p+"ok", "before"), bad, validEntry(p+"ok", "after"),
+				validEntry(p+"ok", "first"), validEntry(p+"ok", "second"), bad, validEntry(p+"ok", "after"),
 			})
 			if status.Code(err) != codes.InvalidArgument {
 				t.Fatalf("got %v, want INVALID_ARGUMENT", err)
 			}
-			if msg := status.Convert(err).Message(); !strings.Contains(msg, "entries[1]."+tt.field+":") {
-				t.Errorf("detail %q does not name entries[1].%s", msg, tt.field)
+			if msg := status.Convert(err).Message(); !strings.Contains(msg, "entries[2]."+tt.field+":") {
+				t.Errorf("detail %q does not name entries[2].%s (the first of the second message)", msg, tt.field)
 			}
-			if accepted != "2" {
-				t.Errorf("accepted-count trailer = %q, want 2", accepted)
+			if accepted != "3" {
+				t.Errorf("accepted-count trailer = %q, want 3", accepted)
 			}
 			var messages []string
-			for _, r := range consume(t, p, 2) {
+			for _, r := range consume(t, p, 3) {
 				var rec struct{ Message string }
 				_ = json.Unmarshal([]byte(r.value), &rec)
 				messages = append(messages, rec.Message)
 			}
-			if fmt.Sprint(messages) != "[before after]" {
+			if fmt.Sprint(messages) != "[first second after]" {
 				t.Errorf("published %q, want the valid entries before and after the bad one", messages)
 			}
 
@@ -260,7 +264,7 @@ func TestShutdownFinishesOpenStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 10 {
-		if err := stream.Send(&logv1.StreamLogsRequest{Entry: validEntry(p+"r", fmt.Sprint("before stop ", i))}); err != nil {
+		if err := stream.Send(&logv1.StreamLogsRequest{Entries: []*logv1.LogEntry{validEntry(p+"r", fmt.Sprint("before stop ", i))}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -272,7 +276,7 @@ func TestShutdownFinishesOpenStreams(t *testing.T) {
 		close(stopped)
 	}()
 	time.Sleep(200 * time.Millisecond)
-	if err := stream.Send(&logv1.StreamLogsRequest{Entry: validEntry(p+"r", "during shutdown")}); err != nil {
+	if err := stream.Send(&logv1.StreamLogsRequest{Entries: []*logv1.LogEntry{validEntry(p+"r", "during shutdown")}}); err != nil {
 		t.Fatalf("sending on an open stream during shutdown: %v", err)
 	}
 	res, err := stream.CloseAndRecv()

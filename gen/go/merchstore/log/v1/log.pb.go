@@ -250,8 +250,14 @@ func (x *HttpRequest) GetUserId() int32 {
 }
 
 type StreamLogsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entry         *LogEntry              `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A batch of entries, in the order they were written. A sender packs what it
+	// has queued into one message: grpcio spends about 0.2 ms of CPU on each
+	// message of a stream, a tenth of what a Python API replica spends on a
+	// request, so one message per entry cost the API a third of its throughput.
+	// (Field 1 was a single entry before; the wire format is the same, so an old
+	// sender's message reads as a batch of one.)
+	Entries       []*LogEntry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -286,9 +292,9 @@ func (*StreamLogsRequest) Descriptor() ([]byte, []int) {
 	return file_merchstore_log_v1_log_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *StreamLogsRequest) GetEntry() *LogEntry {
+func (x *StreamLogsRequest) GetEntries() []*LogEntry {
 	if x != nil {
-		return x.Entry
+		return x.Entries
 	}
 	return nil
 }
@@ -360,9 +366,9 @@ const file_merchstore_log_v1_log_proto_rawDesc = "" +
 	"latency_ms\x18\x04 \x01(\x01R\tlatencyMs\x12\x1c\n" +
 	"\auser_id\x18\x05 \x01(\x05H\x00R\x06userId\x88\x01\x01B\n" +
 	"\n" +
-	"\b_user_id\"F\n" +
-	"\x11StreamLogsRequest\x121\n" +
-	"\x05entry\x18\x01 \x01(\v2\x1b.merchstore.log.v1.LogEntryR\x05entry\";\n" +
+	"\b_user_id\"J\n" +
+	"\x11StreamLogsRequest\x125\n" +
+	"\aentries\x18\x01 \x03(\v2\x1b.merchstore.log.v1.LogEntryR\aentries\";\n" +
 	"\x12StreamLogsResponse\x12%\n" +
 	"\x0eaccepted_count\x18\x01 \x01(\x03R\racceptedCount*c\n" +
 	"\x05Level\x12\x15\n" +
@@ -404,7 +410,7 @@ var file_merchstore_log_v1_log_proto_depIdxs = []int32{
 	5, // 0: merchstore.log.v1.LogEntry.ts:type_name -> google.protobuf.Timestamp
 	0, // 1: merchstore.log.v1.LogEntry.level:type_name -> merchstore.log.v1.Level
 	2, // 2: merchstore.log.v1.LogEntry.http:type_name -> merchstore.log.v1.HttpRequest
-	1, // 3: merchstore.log.v1.StreamLogsRequest.entry:type_name -> merchstore.log.v1.LogEntry
+	1, // 3: merchstore.log.v1.StreamLogsRequest.entries:type_name -> merchstore.log.v1.LogEntry
 	3, // 4: merchstore.log.v1.LogService.StreamLogs:input_type -> merchstore.log.v1.StreamLogsRequest
 	4, // 5: merchstore.log.v1.LogService.StreamLogs:output_type -> merchstore.log.v1.StreamLogsResponse
 	5, // [5:6] is the sub-list for method output_type

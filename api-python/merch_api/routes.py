@@ -1,0 +1,93 @@
+"""Serves each operation of the OpenAPI file: its URL rule, the bearer check, the path,
+query and body checks compiled from the file, then the operation's handler."""
+
+import orjson
+from flask import Flask, g, request
+
+from merch_api.auth import authenticated_user
+from merch_api.handlers import call_db, meta, orders, products, users
+from merch_api.openapi import JSON, Operation, RequestRejected, Spec
+from merch_api.request_context import USER_ID_KEY
+
+# operationId (the contract's operation names) -> handler. The names in the file are the
+# clients' (SDK method names); which Python function serves one is the server's business.
+OPERATIONS = {
+    "greeting": meta.greeting,
+    "liveness": meta.liveness,
+    "readiness": meta.readiness,
+    "listProducts": products.list_products,
+    "getProduct": products.get_product,
+    "register": users.register,
+    "login": users.login,
+    "getUser": users.get_user,
+    "updateUser": users.update_user,
+    "deactivateUser": users.deactivate_user,
+    "placeOrder": orders.place_order,
+    "listMyOrders": orders.list_my_orders,
+    "getOrder": orders.get_order,
+    "cancelOrder": orders.cancel_order,
+}
+
+
+def add_operations(app: Flask, spec: Spec) -> None:
+    in_spec, in_code = {operation.operation_id for operation in spec.operations}, set(OPERATIONS)
+    if in_spec != in_code:
+        raise RuntimeError(
+            f"{spec.path.name} and merch_api.routes.OPERATIONS disagree: only in the file "
+            f"{sorted(in_spec - in_code)}, only in the code {sorted(in_code - in_spec)}"
+        )
+    for operation in spec.operations:
+        app.add_url_rule(
+            operation.flask_rule,
+            endpoint=operation.operation_id,
+            view_func=_view(operation, OPERATIONS[operation.operation_id]),
+            methods=[operation.method],
+            # OPTIONS is no operation of the API: it answers 405 like any other.
+            provide_automatic_options=False,
+        )
+
+
+def _view(operation: Operation, handler):
+    def view(**raw_path):
+        arguments = {}
+        # The bearer check first, as the security scheme says: without a valid token
+        # nothing else about the request is worth an answer.
+        if operation.needs_token:
+            user = authenticated_user(request.headers.get("Authorization"), call_db)
+            request.environ[USER_ID_KEY] = user.id
+            arguments["user"] = user
+        g.path_values = operation.parse_path(raw_path)
+        arguments.update(g.path_values)
+        operation.check_query(request.args.keys())
+        if operation.body_validator is not None:
+            body = _json_body(operation.body_required)
+            operation.check_body(body)
+            arguments["body"] = body
+        return handler(**arguments)
+
+    view.__name__ = operation.operation_id
+    return view
+
+
+def _json_body(required: bool):
+    data = request.get_data(cache=False)  # at most MAX_CONTENT_LENGTH, else a 413
+    if not data and not request.mimetype:
+        if required:
+            raise RequestRejected(
+                400,
+                "this operation needs a JSON body; send one with Content-Type: application/json",
+            )
+        return None
+    # werkzeug lowercases the media type and sets its parameters (charset) apart.
+    if request.mimetype != JSON:
+        raise RequestRejected(
+            415, "the request body must be JSON sent with Content-Type: application/json"
+        )
+    try:
+        # orjson refuses what is not UTF-8, numbers too large for a double (thousands
+        # of digits) and nesting deeper than 1024, each with a JSONDecodeError.
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise RequestRejected(
+            400, f"the request body is not valid UTF-8 JSON ({error.msg}); fix it and send it again"
+        ) from None

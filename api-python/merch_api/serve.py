@@ -1,0 +1,59 @@
+"""Runs one API replica: granian serves create_app() as a plain WSGI app.
+
+    python -m merch_api.serve
+
+granian was chosen by measurement (docs/api-serving.md): on this project's two cores it
+serves the same Flask app about 1.7 times as fast as gunicorn's sync or gthread workers,
+because it parses HTTP in Rust and holds the GIL only while the app runs. Its command line
+has no hook that runs in a worker as it stops, so this module starts granian through its
+Python API with a worker entry point that, once the worker has stopped serving, sends the
+log records still queued and closes the gRPC channels.
+
+Settings (environment): API_HOST (0.0.0.0), API_PORT (5000), WEB_CONCURRENCY worker
+processes (1), API_THREADS threads per worker that run Flask (2), and what
+merch_api.config reads for the app itself.
+"""
+
+import os
+
+from granian.constants import Interfaces
+from granian.server import Server
+
+from merch_api import services
+
+# How long a stopping worker may take to finish its requests and flush its log records.
+_WORKER_STOP_SECONDS = 10
+
+
+def _serve_worker(*args, **kwargs) -> None:
+    """A granian worker process: serves until granian stops it, then closes the app's
+    services (what its log shipper holds reaches Kafka)."""
+    try:
+        Server._spawn_wsgi_worker(*args, **kwargs)
+    finally:
+        running = services.installed()
+        if running is not None:
+            running.close()
+
+
+def main() -> None:
+    env = os.environ
+    Server(
+        "merch_api.app:create_app",
+        factory=True,
+        interface=Interfaces.WSGI,
+        address=env.get("API_HOST", "0.0.0.0"),
+        port=int(env.get("API_PORT", "5000")),
+        workers=int(env.get("WEB_CONCURRENCY", "1")),
+        blocking_threads=int(env.get("API_THREADS", "2")),
+        # A worker that dies is replaced, as a process manager would.
+        respawn_failed_workers=True,
+        workers_kill_timeout=_WORKER_STOP_SECONDS,
+        # Every request is one record in Kafka instead of an access log line.
+        log_access=False,
+        websockets=False,
+    ).serve(spawn_target=_serve_worker)
+
+
+if __name__ == "__main__":
+    main()

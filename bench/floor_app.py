@@ -1,0 +1,36 @@
+"""The floor an API replica is measured against: the least a Flask app can do to answer
+GET /products/{id}, the same gRPC call and the same JSON, with nothing else (no spec, no
+validation, no tokens, no log records). bench/ serves it with the replica's own server and
+worker count, so the ratio of the two is what the store's layers cost.
+
+    granian --interface wsgi --factory floor_app:create_app
+    (run from bench/ with api-python on PYTHONPATH)
+"""
+
+import os
+
+import grpc
+from flask import Flask
+from merchstore.db.v1 import product_pb2, product_pb2_grpc
+
+
+def create_app() -> Flask:
+    app = Flask(__name__)
+    channel = grpc.insecure_channel(os.environ.get("DBSVC_ADDR", "127.0.0.1:50051"))
+    products = product_pb2_grpc.ProductServiceStub(channel)
+
+    @app.get("/products/<int:product_id>")
+    def get_product(product_id: int):
+        p = products.GetProduct(product_pb2.GetProductRequest(id=product_id), timeout=3).product
+        return {
+            "id": p.id,
+            "name": p.name,
+            "description": p.description,
+            "category": p.category,
+            "price": f"{p.price_cents // 100}.{p.price_cents % 100:02d}",
+            "slogan": p.slogan,
+            "stock": p.stock,
+            "created_at": p.created_at.ToJsonString(),
+        }
+
+    return app
