@@ -36,10 +36,12 @@ def _serve_worker(*args, **kwargs) -> None:
             running.close()
 
 
-def main() -> None:
+def main(app_factory: str = "merch_api.app:create_app") -> None:
+    """Serves app_factory ("module:function" returning a WSGI app) as configured by the
+    environment; bench/ serves its floor app with it, so both run under the same server."""
     env = os.environ
     Server(
-        "merch_api.app:create_app",
+        app_factory,
         factory=True,
         interface=Interfaces.WSGI,
         address=env.get("API_HOST", "0.0.0.0"),
