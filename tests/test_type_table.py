@@ -60,6 +60,42 @@ ROWS = [
     ("internal", "users.credentials_version", "User.credentials_version", None),
 ]
 
+# Each limit on what a client sends, as the DB service's protos state it (protovalidate
+# annotations) and as the OpenAPI file does: (proto Request.field, OpenAPI names or None).
+# None: the API fills the field itself (the token's user), no client value reaches it.
+LIMITS = [
+    ("CreateUserRequest.sid", "NewUser.sid"),
+    ("CreateUserRequest.username", "NewUser.username"),
+    ("CreateUserRequest.email", "NewUser.email"),
+    ("CreateUserRequest.password", "NewUser.password"),
+    ("GetUserRequest.id", None),
+    ("VerifyCredentialsRequest.username", "POST /auth/login#username"),
+    ("VerifyCredentialsRequest.password", "POST /auth/login#password"),
+    ("UpdateUserRequest.id", None),
+    ("UpdateUserRequest.username", "UserUpdate.username"),
+    ("UpdateUserRequest.email", "UserUpdate.email"),
+    ("UpdateUserRequest.password", "UserUpdate.password"),
+    ("DeactivateUserRequest.id", None),
+    ("GetProductRequest.id", "parameters.Id"),
+    ("CreateOrderRequest.user_id", None),
+    ("CreateOrderRequest.product_id", "NewOrder.product_id"),
+    ("CreateOrderRequest.quantity", "NewOrder.quantity"),
+    ("GetOrderRequest.id", "parameters.Id"),
+    ("GetOrderRequest.user_id", None),
+    ("ListOrdersRequest.user_id", None),
+    ("CancelOrderRequest.id", "parameters.Id"),
+    ("CancelOrderRequest.user_id", None),
+]
+
+# protovalidate rule -> the JSON Schema keyword that states the same limit.
+_SAME_LIMIT = {
+    ("string", "min_len"): "minLength",
+    ("string", "max_len"): "maxLength",
+    ("string", "pattern"): "pattern",
+    ("int32", "gte"): "minimum",
+    ("int32", "lte"): "maximum",
+}
+
 # SQL columns that are deliberately in no message: the hash never leaves the DB service,
 # and the two "when" columns of soft deletion are not part of the contract's User.
 SQL_ONLY = {"users.password_hash", "users.deactivated_at"}
@@ -120,20 +156,63 @@ def parse_sql(path=SCHEMA) -> dict:
     return tables
 
 
+_PROTO_FIELD = re.compile(
+    r"^(optional |repeated )?([\w.]+)\s+(\w+)\s*=\s*(\d+)\s*(?:\[(.*)\])?$", re.DOTALL
+)
+# (buf.validate.field).string = {min_len: 1, max_len: 15}  or  (buf.validate.field).int32.gte = 1
+_RULE_BLOCK = re.compile(r"\(buf\.validate\.field\)\.(\w+)\s*=\s*\{([^{}]*)\}")
+_RULE_SINGLE = re.compile(
+    r"\(buf\.validate\.field\)\.(\w+)\.(\w+)\s*=\s*(\"(?:[^\"\\\\]|\\\\.)*\"|[\w.-]+)"
+)
+_RULE_PAIR = re.compile(r"(\w+)\s*:\s*(\"(?:[^\"\\\\]|\\\\.)*\"|[\w.-]+)")
+
+
+def _proto_value(text: str):
+    if text.startswith('"'):
+        return text[1:-1].encode().decode("unicode_escape")  # proto's escapes, e.g. \\x00
+    if text in ("true", "false"):
+        return text == "true"
+    return int(text)
+
+
+def _statements(body: str) -> list[str]:
+    """The body of a message split at its semicolons outside brackets and braces."""
+    parts, depth, current = [], 0, ""
+    for char in body:
+        depth += {"{": 1, "[": 1, "}": -1, "]": -1}.get(char, 0)
+        if char == ";" and depth == 0:
+            parts.append(" ".join(current.split()))
+            current = ""
+        else:
+            current += char
+    return [p for p in parts if p]
+
+
 def parse_protos(folder=PROTOS) -> tuple[dict, dict]:
-    """({Message: {field: {"label", "type", "number"}}}, {Enum: {VALUE: number}})"""
+    """({Message: {field: {"label", "type", "number", "rules"}}}, {Enum: {VALUE: number}});
+    "rules" holds the field's protovalidate rules: {"string": {"max_len": 15}, ...}."""
     messages, enums = {}, {}
     for path in sorted(folder.glob("*.proto")):
         text = re.sub(r"//[^\n]*", "", path.read_text())
-        for m in re.finditer(r"\bmessage (\w+)\s*\{([^{}]*)\}", text):
+        for m in re.finditer(r"\bmessage (\w+)\s*\{", text):
+            # _balanced counts parentheses: the message's extent, read with braces as such.
+            extent = len(_balanced(text[m.end() - 1 :].replace("{", "(").replace("}", ")"), 0))
             fields = {}
-            for f in re.finditer(
-                r"(optional |repeated )?([\w.]+)\s+(\w+)\s*=\s*(\d+)\s*;", m.group(2)
-            ):
+            for statement in _statements(text[m.end() : m.end() + extent]):
+                f = _PROTO_FIELD.match(statement)
+                if not f:
+                    continue  # an option of the message
+                rules = {}
+                for kind, pairs in _RULE_BLOCK.findall(f.group(5) or ""):
+                    for key, value in _RULE_PAIR.findall(pairs):
+                        rules.setdefault(kind, {})[key] = _proto_value(value)
+                for kind, key, value in _RULE_SINGLE.findall(f.group(5) or ""):
+                    rules.setdefault(kind, {})[key] = _proto_value(value)
                 fields[f.group(3)] = {
                     "label": (f.group(1) or "").strip(),
                     "type": f.group(2),
                     "number": int(f.group(4)),
+                    "rules": rules,
                 }
             messages[m.group(1)] = fields
         for e in re.finditer(r"\benum (\w+)\s*\{([^{}]*)\}", text):
@@ -177,7 +256,10 @@ def api_schemas(names: str | None) -> list[tuple[str, dict]]:
     "nullable" is read where the property is declared."""
     found = []
     for name in (names or "").split("|") if names else []:
-        if "#" in name:
+        if name.startswith("parameters."):
+            schema = API["components"]["parameters"][name.partition(".")[2]]["schema"]
+            prop = ""
+        elif "#" in name:
             operation, _, prop = name.partition("#")
             method, path = operation.split(" ")
             body = API["paths"][path][method.lower()]["requestBody"]
@@ -353,6 +435,50 @@ def problems_of(kind: str, sql_name: str, proto_name: str, api_names: str | None
 def test_row_agrees_across_sql_proto_and_openapi(row):
     found = problems_of(*row)
     assert not found, "\n".join(found)
+
+
+def limit_problems(proto_name: str, api_names: str | None) -> list[str]:
+    """How the protovalidate rules of a request field and the OpenAPI schemas of the same
+    value disagree: every limit must be stated alike on both interfaces."""
+    field = proto_field(proto_name)
+    rules = field["rules"]
+    out = []
+    if field["type"] == "int32":
+        # Every id and count of a request is positive; int32 itself is the upper bound.
+        if rules.get("int32", {}).get("gte", 0) < 1:
+            out.append(f"{proto_name} has no rule int32.gte >= 1")
+    elif not rules.get("string", {}).get("max_len"):
+        out.append(f"{proto_name} has no string.max_len: nothing bounds it")
+    for name, schema in api_schemas(api_names):
+        for (kind, rule), keyword in _SAME_LIMIT.items():
+            proto_limit = rules.get(kind, {}).get(rule)
+            api_limit = schema.get(keyword)
+            if keyword == "maximum" and api_limit == INT32_MAX:
+                api_limit = None  # int32's own bound, which the proto type states
+            if kind == field["type"] and proto_limit != api_limit:
+                out.append(
+                    f"{proto_name} {kind}.{rule}={proto_limit!r}, {name} {keyword}={api_limit!r}"
+                )
+        proto_email = rules.get("string", {}).get("email", False)
+        if proto_email != (schema.get("format") == "email"):
+            out.append(
+                f"{proto_name} string.email={proto_email}, {name} format={schema.get('format')}"
+            )
+    return out
+
+
+@pytest.mark.parametrize("row", LIMITS, ids=[row[0] for row in LIMITS])
+def test_request_limits_agree_across_proto_and_openapi(row):
+    found = limit_problems(*row)
+    assert not found, "\n".join(found)
+
+
+def test_every_request_field_has_its_limits_listed():
+    """A new request field must get a row, and so a thought about its limits."""
+    all_request_fields = {
+        f"{m}.{f}" for m, fields in MESSAGES.items() if m.endswith("Request") for f in fields
+    }
+    assert all_request_fields == {row[0] for row in LIMITS}
 
 
 def test_every_column_and_field_is_in_the_table():

@@ -5,8 +5,6 @@ from merch_api.auth import issue_token
 from merch_api.handlers import call_db, created, db
 from merch_api.problems import forbidden
 
-_INT32_MAX = 2**31 - 1
-
 
 def register(body: dict):
     # "email": null means no email, like leaving it out.
@@ -43,7 +41,7 @@ def deactivate_user(id: str, user):
 def _own_account(path_id: str, me):
     """The caller's user when path_id is "me" or the caller's id; 403 for any other id,
     whether it exists or not."""
-    if path_id != "me" and (int(path_id) > _INT32_MAX or int(path_id) != me.id):
+    if path_id != "me" and int(path_id) != me.id:
         raise forbidden(
             f"you can only use your own account (id {me.id}, or `me`), not user {int(path_id)}"
         )

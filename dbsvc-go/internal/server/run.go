@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"buf.build/go/protovalidate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -46,7 +47,12 @@ func Run(ctx context.Context, lis net.Listener, st *store.Store, shipper *logshi
 		opts.HealthInterval = 2 * time.Second
 	}
 	logger := opts.Logger
-	svc := &server{store: st, shipper: shipper, logger: logger}
+	// Compiles each message's rules once, on its first use.
+	validator, err := protovalidate.New()
+	if err != nil {
+		return fmt.Errorf("preparing the request validator: %w", err)
+	}
+	svc := &server{store: st, shipper: shipper, logger: logger, validator: validator}
 	srv := grpc.NewServer(
 		grpc.UnaryInterceptor(svc.unary),
 		// The API replicas keep their channel alive with pings; do not answer

@@ -6,11 +6,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
+	"buf.build/go/protovalidate"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sustech-merch/store/dbsvc/internal/logship"
 	"github.com/sustech-merch/store/dbsvc/internal/store"
@@ -25,9 +31,10 @@ type server struct {
 	dbv1.UnimplementedUserServiceServer
 	dbv1.UnimplementedOrderServiceServer
 
-	store   *store.Store
-	shipper *logship.Shipper
-	logger  *slog.Logger
+	store     *store.Store
+	shipper   *logship.Shipper
+	logger    *slog.Logger
+	validator protovalidate.Validator
 }
 
 type requestIDKey struct{}
@@ -35,14 +42,44 @@ type requestIDKey struct{}
 // requestIDHeader is the metadata the API copies its X-Request-ID into.
 const requestIDHeader = "x-request-id"
 
-// unary gives every call its request id and turns its error into a status.
+// unary gives every call its request id, refuses a request that breaks the
+// (buf.validate) rules of its message, and turns the handler's error into a
+// status.
 func (s *server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	ctx = context.WithValue(ctx, requestIDKey{}, incomingRequestID(ctx))
+	if msg, ok := req.(proto.Message); ok {
+		if err := s.validator.Validate(msg); err != nil {
+			return nil, invalidRequest(err)
+		}
+	}
 	resp, err := handler(ctx, req)
 	if err != nil {
 		return nil, s.toStatus(ctx, info.FullMethod, err)
 	}
 	return resp, nil
+}
+
+// invalidRequest says which fields break which rule, e.g.
+// "username: value length must be at least 3 characters", never their values.
+func invalidRequest(err error) error {
+	var ve *protovalidate.ValidationError
+	if !errors.As(err, &ve) {
+		// A rule that cannot be evaluated is a bug in the protos, not the caller's.
+		return status.Error(codes.Internal, "checking the request failed; see the DB service's log")
+	}
+	problems := make([]string, 0, len(ve.Violations))
+	for _, v := range ve.Violations {
+		if field := protovalidate.FieldPathString(v.Proto.GetField()); field != "" {
+			problems = append(problems, field+": "+v.Proto.GetMessage())
+		} else {
+			problems = append(problems, v.Proto.GetMessage())
+		}
+	}
+	st, detailErr := status.New(codes.InvalidArgument, strings.Join(problems, "; ")).WithDetails(ve.ToProto())
+	if detailErr != nil {
+		return status.Error(codes.InvalidArgument, strings.Join(problems, "; "))
+	}
+	return st.Err()
 }
 
 func incomingRequestID(ctx context.Context) string {

@@ -41,9 +41,6 @@ func (s *Store) ListProducts(ctx context.Context) ([]*dbv1.Product, error) {
 
 // GetProduct returns one product.
 func (s *Store) GetProduct(ctx context.Context, id int32) (*dbv1.Product, error) {
-	if err := validateID("id", id); err != nil {
-		return nil, err
-	}
 	var p *dbv1.Product
 	err := s.withConn(ctx, func(conn *pgx.Conn) error {
 		var err error

@@ -1,5 +1,8 @@
 // Package store reads and writes the store's PostgreSQL database and turns
-// its rows into the merchstore.db.v1 messages.
+// its rows into the merchstore.db.v1 messages. It takes its arguments as
+// valid: the limits of each field are annotations of the protos, which the
+// gRPC server checks before it calls the store (and PostgreSQL's constraints
+// check again).
 package store
 
 import (

@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emerchstore/db/v1/product.proto\x12\x10merchstore.db.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf5\x01\n\x07Product\x12\x0e\n\x02id\x18\x01 \x01(\x05R\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12\x1a\n\x08\x63\x61tegory\x18\x04 \x01(\tR\x08\x63\x61tegory\x12\x1f\n\x0bprice_cents\x18\x05 \x01(\x03R\npriceCents\x12\x16\n\x06slogan\x18\x06 \x01(\tR\x06slogan\x12\x14\n\x05stock\x18\x07 \x01(\x05R\x05stock\x12\x39\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\"#\n\x11GetProductRequest\x12\x0e\n\x02id\x18\x01 \x01(\x05R\x02id\"I\n\x12GetProductResponse\x12\x33\n\x07product\x18\x01 \x01(\x0b\x32\x19.merchstore.db.v1.ProductR\x07product\"\x15\n\x13ListProductsRequest\"M\n\x14ListProductsResponse\x12\x35\n\x08products\x18\x01 \x03(\x0b\x32\x19.merchstore.db.v1.ProductR\x08products2\xc8\x01\n\x0eProductService\x12W\n\nGetProduct\x12#.merchstore.db.v1.GetProductRequest\x1a$.merchstore.db.v1.GetProductResponse\x12]\n\x0cListProducts\x12%.merchstore.db.v1.ListProductsRequest\x1a&.merchstore.db.v1.ListProductsResponseB\xc3\x01\n\x14\x63om.merchstore.db.v1B\x0cProductProtoP\x01Z;github.com/sustech-merch/store/gen/go/merchstore/db/v1;dbv1\xa2\x02\x03MDX\xaa\x02\x10Merchstore.Db.V1\xca\x02\x10Merchstore\\Db\\V1\xe2\x02\x1cMerchstore\\Db\\V1\\GPBMetadata\xea\x02\x12Merchstore::Db::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emerchstore/db/v1/product.proto\x12\x10merchstore.db.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf5\x01\n\x07Product\x12\x0e\n\x02id\x18\x01 \x01(\x05R\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x03 \x01(\tR\x0b\x64\x65scription\x12\x1a\n\x08\x63\x61tegory\x18\x04 \x01(\tR\x08\x63\x61tegory\x12\x1f\n\x0bprice_cents\x18\x05 \x01(\x03R\npriceCents\x12\x16\n\x06slogan\x18\x06 \x01(\tR\x06slogan\x12\x14\n\x05stock\x18\x07 \x01(\x05R\x05stock\x12\x39\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\",\n\x11GetProductRequest\x12\x17\n\x02id\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x02id\"I\n\x12GetProductResponse\x12\x33\n\x07product\x18\x01 \x01(\x0b\x32\x19.merchstore.db.v1.ProductR\x07product\"\x15\n\x13ListProductsRequest\"M\n\x14ListProductsResponse\x12\x35\n\x08products\x18\x01 \x03(\x0b\x32\x19.merchstore.db.v1.ProductR\x08products2\xc8\x01\n\x0eProductService\x12W\n\nGetProduct\x12#.merchstore.db.v1.GetProductRequest\x1a$.merchstore.db.v1.GetProductResponse\x12]\n\x0cListProducts\x12%.merchstore.db.v1.ListProductsRequest\x1a&.merchstore.db.v1.ListProductsResponseB\xc3\x01\n\x14\x63om.merchstore.db.v1B\x0cProductProtoP\x01Z;github.com/sustech-merch/store/gen/go/merchstore/db/v1;dbv1\xa2\x02\x03MDX\xaa\x02\x10Merchstore.Db.V1\xca\x02\x10Merchstore\\Db\\V1\xe2\x02\x1cMerchstore\\Db\\V1\\GPBMetadata\xea\x02\x12Merchstore::Db::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,16 +34,18 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'merchstore.db.v1.product_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\024com.merchstore.db.v1B\014ProductProtoP\001Z;github.com/sustech-merch/store/gen/go/merchstore/db/v1;dbv1\242\002\003MDX\252\002\020Merchstore.Db.V1\312\002\020Merchstore\\Db\\V1\342\002\034Merchstore\\Db\\V1\\GPBMetadata\352\002\022Merchstore::Db::V1'
-  _globals['_PRODUCT']._serialized_start=86
-  _globals['_PRODUCT']._serialized_end=331
-  _globals['_GETPRODUCTREQUEST']._serialized_start=333
-  _globals['_GETPRODUCTREQUEST']._serialized_end=368
-  _globals['_GETPRODUCTRESPONSE']._serialized_start=370
-  _globals['_GETPRODUCTRESPONSE']._serialized_end=443
-  _globals['_LISTPRODUCTSREQUEST']._serialized_start=445
-  _globals['_LISTPRODUCTSREQUEST']._serialized_end=466
-  _globals['_LISTPRODUCTSRESPONSE']._serialized_start=468
-  _globals['_LISTPRODUCTSRESPONSE']._serialized_end=545
-  _globals['_PRODUCTSERVICE']._serialized_start=548
-  _globals['_PRODUCTSERVICE']._serialized_end=748
+  _globals['_GETPRODUCTREQUEST'].fields_by_name['id']._loaded_options = None
+  _globals['_GETPRODUCTREQUEST'].fields_by_name['id']._serialized_options = b'\272H\004\032\002(\001'
+  _globals['_PRODUCT']._serialized_start=115
+  _globals['_PRODUCT']._serialized_end=360
+  _globals['_GETPRODUCTREQUEST']._serialized_start=362
+  _globals['_GETPRODUCTREQUEST']._serialized_end=406
+  _globals['_GETPRODUCTRESPONSE']._serialized_start=408
+  _globals['_GETPRODUCTRESPONSE']._serialized_end=481
+  _globals['_LISTPRODUCTSREQUEST']._serialized_start=483
+  _globals['_LISTPRODUCTSREQUEST']._serialized_end=504
+  _globals['_LISTPRODUCTSRESPONSE']._serialized_start=506
+  _globals['_LISTPRODUCTSRESPONSE']._serialized_end=583
+  _globals['_PRODUCTSERVICE']._serialized_start=586
+  _globals['_PRODUCTSERVICE']._serialized_end=786
 # @@protoc_insertion_point(module_scope)

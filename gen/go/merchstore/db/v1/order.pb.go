@@ -7,6 +7,7 @@
 package dbv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -174,11 +175,10 @@ func (x *Order) GetCancelledAt() *timestamppb.Timestamp {
 }
 
 type CreateOrderRequest struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	UserId    int32                  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	ProductId int32                  `protobuf:"varint,2,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
-	// 1 to 3.
-	Quantity      int32 `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        int32                  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	ProductId     int32                  `protobuf:"varint,2,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	Quantity      int32                  `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -564,7 +564,7 @@ var File_merchstore_db_v1_order_proto protoreflect.FileDescriptor
 
 const file_merchstore_db_v1_order_proto_rawDesc = "" +
 	"\n" +
-	"\x1cmerchstore/db/v1/order.proto\x12\x10merchstore.db.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\x02\n" +
+	"\x1cmerchstore/db/v1/order.proto\x12\x10merchstore.db.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\x02\n" +
 	"\x05Order\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\x05R\x06userId\x12\x1d\n" +
@@ -575,26 +575,26 @@ const file_merchstore_db_v1_order_proto_rawDesc = "" +
 	"\x06status\x18\x06 \x01(\x0e2\x1d.merchstore.db.v1.OrderStatusR\x06status\x129\n" +
 	"\n" +
 	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12=\n" +
-	"\fcancelled_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vcancelledAt\"h\n" +
-	"\x12CreateOrderRequest\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\x05R\x06userId\x12\x1d\n" +
+	"\fcancelled_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vcancelledAt\"\x85\x01\n" +
+	"\x12CreateOrderRequest\x12 \n" +
+	"\auser_id\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x06userId\x12&\n" +
 	"\n" +
-	"product_id\x18\x02 \x01(\x05R\tproductId\x12\x1a\n" +
-	"\bquantity\x18\x03 \x01(\x05R\bquantity\"D\n" +
+	"product_id\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\tproductId\x12%\n" +
+	"\bquantity\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x03(\x01R\bquantity\"D\n" +
 	"\x13CreateOrderResponse\x12-\n" +
-	"\x05order\x18\x01 \x01(\v2\x17.merchstore.db.v1.OrderR\x05order\":\n" +
-	"\x0fGetOrderRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x17\n" +
-	"\auser_id\x18\x02 \x01(\x05R\x06userId\"A\n" +
+	"\x05order\x18\x01 \x01(\v2\x17.merchstore.db.v1.OrderR\x05order\"L\n" +
+	"\x0fGetOrderRequest\x12\x17\n" +
+	"\x02id\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x02id\x12 \n" +
+	"\auser_id\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x06userId\"A\n" +
 	"\x10GetOrderResponse\x12-\n" +
-	"\x05order\x18\x01 \x01(\v2\x17.merchstore.db.v1.OrderR\x05order\",\n" +
-	"\x11ListOrdersRequest\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\x05R\x06userId\"E\n" +
+	"\x05order\x18\x01 \x01(\v2\x17.merchstore.db.v1.OrderR\x05order\"5\n" +
+	"\x11ListOrdersRequest\x12 \n" +
+	"\auser_id\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x06userId\"E\n" +
 	"\x12ListOrdersResponse\x12/\n" +
-	"\x06orders\x18\x01 \x03(\v2\x17.merchstore.db.v1.OrderR\x06orders\"=\n" +
-	"\x12CancelOrderRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x17\n" +
-	"\auser_id\x18\x02 \x01(\x05R\x06userId\"D\n" +
+	"\x06orders\x18\x01 \x03(\v2\x17.merchstore.db.v1.OrderR\x06orders\"O\n" +
+	"\x12CancelOrderRequest\x12\x17\n" +
+	"\x02id\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x02id\x12 \n" +
+	"\auser_id\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x06userId\"D\n" +
 	"\x13CancelOrderResponse\x12-\n" +
 	"\x05order\x18\x01 \x01(\v2\x17.merchstore.db.v1.OrderR\x05order*`\n" +
 	"\vOrderStatus\x12\x1c\n" +

@@ -7,6 +7,7 @@
 package dbv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -297,7 +298,7 @@ var File_merchstore_db_v1_product_proto protoreflect.FileDescriptor
 
 const file_merchstore_db_v1_product_proto_rawDesc = "" +
 	"\n" +
-	"\x1emerchstore/db/v1/product.proto\x12\x10merchstore.db.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf5\x01\n" +
+	"\x1emerchstore/db/v1/product.proto\x12\x10merchstore.db.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf5\x01\n" +
 	"\aProduct\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
@@ -308,9 +309,9 @@ const file_merchstore_db_v1_product_proto_rawDesc = "" +
 	"\x06slogan\x18\x06 \x01(\tR\x06slogan\x12\x14\n" +
 	"\x05stock\x18\a \x01(\x05R\x05stock\x129\n" +
 	"\n" +
-	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"#\n" +
-	"\x11GetProductRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x05R\x02id\"I\n" +
+	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\",\n" +
+	"\x11GetProductRequest\x12\x17\n" +
+	"\x02id\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x02id\"I\n" +
 	"\x12GetProductResponse\x123\n" +
 	"\aproduct\x18\x01 \x01(\v2\x19.merchstore.db.v1.ProductR\aproduct\"\x15\n" +
 	"\x13ListProductsRequest\"M\n" +

@@ -7,6 +7,7 @@
 package dbv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -116,6 +117,8 @@ func (x *User) GetCredentialsVersion() int32 {
 	return 0
 }
 
+// The limits of each field are the contract's; api-python/openapi.yaml states the same
+// ones for REST (tests/test_type_table.py checks that they agree).
 type CreateUserRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Sid           string                 `protobuf:"bytes,1,opt,name=sid,proto3" json:"sid,omitempty"`
@@ -316,6 +319,8 @@ func (x *GetUserResponse) GetUser() *User {
 	return nil
 }
 
+// Any name and password of a possible length is checked: one that breaks the
+// registration rules is simply not an account (UNAUTHENTICATED, as for a wrong one).
 type VerifyCredentialsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Username      string                 `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
@@ -609,7 +614,7 @@ var File_merchstore_db_v1_user_proto protoreflect.FileDescriptor
 
 const file_merchstore_db_v1_user_proto_rawDesc = "" +
 	"\n" +
-	"\x1bmerchstore/db/v1/user.proto\x12\x10merchstore.db.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x01\n" +
+	"\x1bmerchstore/db/v1/user.proto\x12\x10merchstore.db.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x01\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x10\n" +
 	"\x03sid\x18\x02 \x01(\tR\x03sid\x12\x1a\n" +
@@ -619,36 +624,42 @@ const file_merchstore_db_v1_user_proto_rawDesc = "" +
 	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n" +
 	"\x06active\x18\x06 \x01(\bR\x06active\x12/\n" +
 	"\x13credentials_version\x18\a \x01(\x05R\x12credentialsVersionB\b\n" +
-	"\x06_email\"\x82\x01\n" +
-	"\x11CreateUserRequest\x12\x10\n" +
-	"\x03sid\x18\x01 \x01(\tR\x03sid\x12\x1a\n" +
-	"\busername\x18\x02 \x01(\tR\busername\x12\x19\n" +
-	"\x05email\x18\x03 \x01(\tH\x00R\x05email\x88\x01\x01\x12\x1a\n" +
-	"\bpassword\x18\x04 \x01(\tR\bpasswordB\b\n" +
+	"\x06_email\"\xdd\x01\n" +
+	"\x11CreateUserRequest\x125\n" +
+	"\x03sid\x18\x01 \x01(\tB#\xbaH r\x1e\x10\x01\x18\x0f2\x18^[^\\x00-\\x1F\\x7F-\\x9F]*$R\x03sid\x128\n" +
+	"\busername\x18\x02 \x01(\tB\x1c\xbaH\x19r\x17\x10\x03\x1822\x11^[A-Za-z0-9_.-]+$R\busername\x12%\n" +
+	"\x05email\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x18\xff\x01`\x01H\x00R\x05email\x88\x01\x01\x12&\n" +
+	"\bpassword\x18\x04 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\b\x18\x80\x01R\bpasswordB\b\n" +
 	"\x06_email\"@\n" +
 	"\x12CreateUserResponse\x12*\n" +
-	"\x04user\x18\x01 \x01(\v2\x16.merchstore.db.v1.UserR\x04user\" \n" +
-	"\x0eGetUserRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x05R\x02id\"=\n" +
+	"\x04user\x18\x01 \x01(\v2\x16.merchstore.db.v1.UserR\x04user\")\n" +
+	"\x0eGetUserRequest\x12\x17\n" +
+	"\x02id\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x02id\"=\n" +
 	"\x0fGetUserResponse\x12*\n" +
-	"\x04user\x18\x01 \x01(\v2\x16.merchstore.db.v1.UserR\x04user\"R\n" +
-	"\x18VerifyCredentialsRequest\x12\x1a\n" +
-	"\busername\x18\x01 \x01(\tR\busername\x12\x1a\n" +
-	"\bpassword\x18\x02 \x01(\tR\bpassword\"G\n" +
+	"\x04user\x18\x01 \x01(\v2\x16.merchstore.db.v1.UserR\x04user\"i\n" +
+	"\x18VerifyCredentialsRequest\x12%\n" +
+	"\busername\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x182R\busername\x12&\n" +
+	"\bpassword\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\bpassword\"G\n" +
 	"\x19VerifyCredentialsResponse\x12*\n" +
-	"\x04user\x18\x01 \x01(\v2\x16.merchstore.db.v1.UserR\x04user\"\xa4\x01\n" +
-	"\x11UpdateUserRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x1f\n" +
-	"\busername\x18\x02 \x01(\tH\x00R\busername\x88\x01\x01\x12\x19\n" +
-	"\x05email\x18\x03 \x01(\tH\x01R\x05email\x88\x01\x01\x12\x1f\n" +
-	"\bpassword\x18\x04 \x01(\tH\x02R\bpassword\x88\x01\x01B\v\n" +
+	"\x04user\x18\x01 \x01(\v2\x16.merchstore.db.v1.UserR\x04user\"\xfd\x02\n" +
+	"\x11UpdateUserRequest\x12\x17\n" +
+	"\x02id\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x02id\x12=\n" +
+	"\busername\x18\x02 \x01(\tB\x1c\xbaH\x19r\x17\x10\x03\x1822\x11^[A-Za-z0-9_.-]+$H\x00R\busername\x88\x01\x01\x12%\n" +
+	"\x05email\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x18\xff\x01`\x01H\x01R\x05email\x88\x01\x01\x12+\n" +
+	"\bpassword\x18\x04 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\b\x18\x80\x01H\x02R\bpassword\x88\x01\x01:\x97\x01\xbaH\x93\x01\x1a\x90\x01\n" +
+	"\x17update_user.some_change\x128at least one of username, email and password must be set\x1a;has(this.username) || has(this.email) || has(this.password)B\v\n" +
 	"\t_usernameB\b\n" +
 	"\x06_emailB\v\n" +
 	"\t_password\"@\n" +
 	"\x12UpdateUserResponse\x12*\n" +
-	"\x04user\x18\x01 \x01(\v2\x16.merchstore.db.v1.UserR\x04user\"'\n" +
-	"\x15DeactivateUserRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x05R\x02id\"\x18\n" +
+	"\x04user\x18\x01 \x01(\v2\x16.merchstore.db.v1.UserR\x04user\"0\n" +
+	"\x15DeactivateUserRequest\x12\x17\n" +
+	"\x02id\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x02id\"\x18\n" +
 	"\x16DeactivateUserResponse2\xe2\x03\n" +
 	"\vUserService\x12W\n" +
 	"\n" +
