@@ -1,1 +1,1 @@
-"""The store's REST API: a Connexion (Flask) app built from ../openapi.yaml."""
+"""The store's REST API: a WSGI Flask app built from ../openapi.yaml, served by granian."""

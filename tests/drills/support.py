@@ -65,7 +65,7 @@ class Stack:
         self.stopped.discard(name)
 
     def kill(self, name):
-        """SIGKILL to the program's whole process group (a gunicorn and its workers),
+        """SIGKILL to the program's whole process group (a granian server and its workers),
         as a crash would; supervisord then restarts it by itself."""
         pid = self.pid(name)
         os.killpg(os.getpgid(pid), signal.SIGKILL)
