@@ -92,7 +92,7 @@ bench: ## load-test the running store and its ceilings into report/bench/ (BENCH
 	@curl -fsS -o /dev/null http://127.0.0.1:$${NGINX_PORT:-8080}/healthz 2>/dev/null || $(STACK) up
 	@$(MAKE) --no-print-directory $(BENCH_STAMP) .state/bin/ghz
 	@command -v wrk >/dev/null || { echo "==> installing wrk"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
-	@echo "==> bench (about 4 minutes)"
+	@echo "==> bench (about 5 minutes)"
 	@$(STACK) run $(VENV)/bin/python bench/run.py
 
 drills: ## every failure drill, the long ones too (contention, long outages), against the running store

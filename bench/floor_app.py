@@ -3,8 +3,8 @@ GET /products/{id}, the same gRPC call and the same JSON, with nothing else (no 
 validation, no tokens, no log records). bench/ serves it with the replica's own server and
 worker count, so the ratio of the two is what the store's layers cost.
 
-    granian --interface wsgi --factory floor_app:create_app
-    (run from bench/ with api-python on PYTHONPATH)
+    python -c "from merch_api.serve import main; main('floor_app:create_app')"
+    (run from bench/ with api-python and bench on PYTHONPATH, as floor.py does)
 """
 
 import os
