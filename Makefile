@@ -35,7 +35,16 @@ logs: ## follow the Kafka topic log-channel with Kafka's console consumer
 test: up tools lint go-test py-test smoke ## start the store if needed, then run every linter and test
 	@echo "==> all tests passed"
 
-tools: $(VENV)/bin/python .state/bin/protoc-gen-go .state/bin/protoc-gen-go-grpc .state/bin/docker-compose
+# OpenAPI Generator, the course's SDK generator, for tests/test_sdk.py: one jar from
+# Maven Central (Java 17 runs it), fetched by Maven like the Kafka jars.
+OPENAPI_GENERATOR_VERSION := 7.25.0
+OPENAPI_GENERATOR := .state/tools/openapi-generator-cli-$(OPENAPI_GENERATOR_VERSION).jar
+tools: $(VENV)/bin/python .state/bin/protoc-gen-go .state/bin/protoc-gen-go-grpc .state/bin/docker-compose $(OPENAPI_GENERATOR)
+
+$(OPENAPI_GENERATOR):
+	mvn -q -B dependency:copy -Dartifact=org.openapitools:openapi-generator-cli:$(OPENAPI_GENERATOR_VERSION) \
+	  -DoutputDirectory=$(CURDIR)/.state/tools
+	ln -sf $(notdir $@) .state/tools/openapi-generator-cli.jar
 
 .state/bin/protoc-gen-go:
 	GOBIN=$(CURDIR)/.state/bin go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)

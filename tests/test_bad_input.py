@@ -149,3 +149,20 @@ def test_a_rejected_password_is_neither_echoed_nor_logged(http, base_url, custom
     for log_file in glob.glob(os.path.join(REPO, ".state/log/api-*.log")):
         with open(log_file, encoding="utf-8", errors="replace") as text:
             assert secret not in text.read(), f"{log_file} holds the rejected password"
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PUT", "OPTIONS", "QUERY"])
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [("/products", "GET, HEAD"), ("/orders/1", "GET, HEAD, DELETE"), ("/users", "POST")],
+)
+def test_an_undeclared_method_is_405_with_allow_from_nginx_and_replicas(
+    http, base_url, method, path, allowed
+):
+    # NGINX refuses TRACE itself; a replica answers every other method. Both must look
+    # alike to a client: a problem with the path's methods in Allow.
+    replica = f"http://127.0.0.1:{os.environ.get('API_1_PORT', '5001')}"
+    for url in (base_url, replica):
+        answer = http.request(method, f"{url}{path}")
+        assert_problem(answer, 405)
+        assert answer.headers["Allow"] == allowed

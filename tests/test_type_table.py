@@ -28,7 +28,7 @@ MONEY_PATTERN = r"^[0-9]+\.[0-9]{2}$"
 
 # (kind, SQL table.column, proto Message.field, OpenAPI Schema.property or None).
 # An OpenAPI name may be "Schema.property|Schema.property": every one must agree;
-# "METHOD /path#property" is a property of that operation's JSON request body.
+# "parameters.Id" is the schema of a path parameter.
 ROWS = [
     ("id", "products.id", "Product.id", "Product.id"),
     ("id", "users.id", "User.id", "User.id"),
@@ -52,7 +52,7 @@ ROWS = [
         "limited text",
         "users.username",
         "User.username",
-        "User.username|Username|POST /auth/login#username",
+        "User.username|Username|LoginRequest.username",
     ),
     ("limited text", "users.email", "User.email", "User.email|Email"),
     ("status", "orders.status", "Order.status", "Order.status"),
@@ -69,8 +69,8 @@ LIMITS = [
     ("CreateUserRequest.email", "NewUser.email"),
     ("CreateUserRequest.password", "NewUser.password"),
     ("GetUserRequest.id", None),
-    ("VerifyCredentialsRequest.username", "POST /auth/login#username"),
-    ("VerifyCredentialsRequest.password", "POST /auth/login#password"),
+    ("VerifyCredentialsRequest.username", "LoginRequest.username"),
+    ("VerifyCredentialsRequest.password", "LoginRequest.password"),
     ("UpdateUserRequest.id", None),
     ("UpdateUserRequest.username", "UserUpdate.username"),
     ("UpdateUserRequest.email", "UserUpdate.email"),
@@ -259,11 +259,6 @@ def api_schemas(names: str | None) -> list[tuple[str, dict]]:
         if name.startswith("parameters."):
             schema = API["components"]["parameters"][name.partition(".")[2]]["schema"]
             prop = ""
-        elif "#" in name:
-            operation, _, prop = name.partition("#")
-            method, path = operation.split(" ")
-            body = API["paths"][path][method.lower()]["requestBody"]
-            schema = _resolve(body["content"]["application/json"]["schema"])
         else:
             schema_name, _, prop = name.partition(".")
             schema = API["components"]["schemas"][schema_name]

@@ -45,6 +45,10 @@ _TITLE = {
 }
 
 
+# The order Allow lists methods in; werkzeug's own is a set's.
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+
+
 class Problem(Exception):
     """An answer other than success, raised by a handler or the request checks."""
 
@@ -93,12 +97,9 @@ def from_http_exception(error: HTTPException) -> Response:
     """werkzeug's own answers: no such path, a method the path does not have, a body
     over the size limit."""
     if isinstance(error, MethodNotAllowed):
-        allowed = ", ".join(error.valid_methods or ())
-        return response(
-            405,
-            f"{request.method} is not an operation of {request.path}; it allows {allowed}",
-            {"Allow": allowed},
-        )
+        allowed = ", ".join(sorted(error.valid_methods or (), key=_METHOD_ORDER.index))
+        # Not naming the method: NGINX asks with OPTIONS on behalf of a TRACE it refused.
+        return response(405, f"this path only has the methods {allowed}", {"Allow": allowed})
     if error.code == 404:
         return response(404, "no resource has this path; /ui/ lists the API's operations")
     if error.code == 413:
