@@ -19,8 +19,6 @@ import os
 from granian.constants import Interfaces
 from granian.server import Server
 
-from merch_api import services
-
 # How long a stopping worker may take to finish its requests and flush its log records.
 _WORKER_STOP_SECONDS = 10
 
@@ -31,6 +29,10 @@ def _serve_worker(*args, **kwargs) -> None:
     try:
         Server._spawn_wsgi_worker(*args, **kwargs)
     finally:
+        # Imported here, in the worker: granian's main process then never loads Flask,
+        # gRPC and protobuf, which saves a replica about 20 MiB.
+        from merch_api import services
+
         running = services.installed()
         if running is not None:
             running.close()
