@@ -160,7 +160,10 @@ _PROTO_FIELD = re.compile(
     r"^(optional |repeated )?([\w.]+)\s+(\w+)\s*=\s*(\d+)\s*(?:\[(.*)\])?$", re.DOTALL
 )
 # (buf.validate.field).string = {min_len: 1, max_len: 15}  or  (buf.validate.field).int32.gte = 1
-_RULE_BLOCK = re.compile(r"\(buf\.validate\.field\)\.(\w+)\s*=\s*\{([^{}]*)\}")
+# (The block's strings may hold braces: a pattern's {0,61}.)
+_RULE_BLOCK = re.compile(
+    r'\(buf\.validate\.field\)\.(\w+)\s*=\s*\{((?:"(?:[^"\\]|\\.)*"|[^{}"])*)\}'
+)
 _RULE_SINGLE = re.compile(
     r"\(buf\.validate\.field\)\.(\w+)\.(\w+)\s*=\s*(\"(?:[^\"\\\\]|\\\\.)*\"|[\w.-]+)"
 )
@@ -454,11 +457,6 @@ def limit_problems(proto_name: str, api_names: str | None) -> list[str]:
                 out.append(
                     f"{proto_name} {kind}.{rule}={proto_limit!r}, {name} {keyword}={api_limit!r}"
                 )
-        proto_email = rules.get("string", {}).get("email", False)
-        if proto_email != (schema.get("format") == "email"):
-            out.append(
-                f"{proto_name} string.email={proto_email}, {name} format={schema.get('format')}"
-            )
     return out
 
 
