@@ -138,3 +138,36 @@ def test_concurrent_customers_never_oversell(http, base_url, database, new_custo
     assert sum(len(r) for r in results) > 0
     assert_stock_invariant(database)
     assert stock_of(http, base_url, NOTEBOOK) >= 3 * len(customers)
+
+
+@pytest.mark.parametrize("revoke", ["password change", "deactivation"])
+def test_a_revoked_token_can_neither_place_nor_cancel(customer, database, revoke):
+    """The order writes check the token in their own transaction (not with a separate
+    read before it): a revoked token changes nothing."""
+    old_token = customer.token
+    placed = customer.request("POST", "/orders", json={"product_id": 1, "quantity": 1})
+    assert placed.status_code == 201
+    if revoke == "password change":
+        changed = customer.request("PATCH", "/users/me", json={"password": "a new password"})
+        assert changed.status_code == 200
+    else:
+        assert customer.request("DELETE", "/users/me").status_code == 204
+    with database.cursor() as cursor:
+        cursor.execute("SELECT stock FROM products WHERE id = 1")
+        stock = cursor.fetchone()[0]
+
+    assert_unauthorized(
+        customer.request("POST", "/orders", token=old_token, json={"product_id": 1, "quantity": 1})
+    )
+    assert_unauthorized(
+        customer.request("DELETE", f"/orders/{placed.json()['id']}", token=old_token)
+    )
+    with database.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), min(status) FROM orders WHERE user_id = %s", (customer.id,)
+        )
+        assert cursor.fetchone() == (1, "placed")
+        cursor.execute("SELECT stock FROM products WHERE id = 1")
+        assert cursor.fetchone()[0] == stock
+    if revoke == "password change":
+        customer.token = customer.log_in("a new password")  # so the fixture cancels the order

@@ -62,7 +62,7 @@ ROWS = [
 
 # Each limit on what a client sends, as the DB service's protos state it (protovalidate
 # annotations) and as the OpenAPI file does: (proto Request.field, OpenAPI names or None).
-# None: the API fills the field itself (the token's user), no client value reaches it.
+# None: the API fills the field itself (from the token), no client value reaches it.
 LIMITS = [
     ("CreateUserRequest.sid", "NewUser.sid"),
     ("CreateUserRequest.username", "NewUser.username"),
@@ -80,11 +80,13 @@ LIMITS = [
     ("CreateOrderRequest.user_id", None),
     ("CreateOrderRequest.product_id", "NewOrder.product_id"),
     ("CreateOrderRequest.quantity", "NewOrder.quantity"),
+    ("CreateOrderRequest.credentials_version", None),
     ("GetOrderRequest.id", "parameters.Id"),
     ("GetOrderRequest.user_id", None),
     ("ListOrdersRequest.user_id", None),
     ("CancelOrderRequest.id", "parameters.Id"),
     ("CancelOrderRequest.user_id", None),
+    ("CancelOrderRequest.credentials_version", None),
 ]
 
 # protovalidate rule -> the JSON Schema keyword that states the same limit.
@@ -442,9 +444,10 @@ def limit_problems(proto_name: str, api_names: str | None) -> list[str]:
     rules = field["rules"]
     out = []
     if field["type"] == "int32":
-        # Every id and count of a request is positive; int32 itself is the upper bound.
-        if rules.get("int32", {}).get("gte", 0) < 1:
-            out.append(f"{proto_name} has no rule int32.gte >= 1")
+        # Every integer of a request states its lower bound (ids and counts are
+        # positive); int32 itself is the upper bound.
+        if "gte" not in rules.get("int32", {}):
+            out.append(f"{proto_name} has no rule int32.gte")
     elif not rules.get("string", {}).get("max_len"):
         out.append(f"{proto_name} has no string.max_len: nothing bounds it")
     for name, schema in api_schemas(api_names):

@@ -127,6 +127,9 @@ def from_rpc_error(error: grpc.RpcError) -> Response:
         detail = _UNEXPECTED
     else:
         detail = error.details()
+    if status == 401:
+        # A revoked token found by the DB service, or a failed login: RFC 9110's 401.
+        return from_problem(unauthorized(detail))
     return response(status, detail)
 
 

@@ -1,10 +1,12 @@
 """Serves each operation of the OpenAPI file: its URL rule, the bearer check, the path,
 query and body checks compiled from the file, then the operation's handler."""
 
+import inspect
+
 import orjson
 from flask import Flask, g, request
 
-from merch_api.auth import authenticated_user
+from merch_api.auth import authenticated_user, verified_token
 from merch_api.handlers import call_db, meta, orders, products, users
 from merch_api.openapi import JSON, Operation, RequestRejected, Spec
 from merch_api.request_context import USER_ID_KEY
@@ -48,14 +50,21 @@ def add_operations(app: Flask, spec: Spec) -> None:
 
 
 def _view(operation: Operation, handler):
+    # A handler that takes `token` passes it to a DB service call that checks it is not
+    # revoked; one that takes `user` gets the user, read and checked here.
+    wants_token = "token" in inspect.signature(handler).parameters
+
     def view(**raw_path):
         arguments = {}
         # The bearer check first, as the security scheme says: without a valid token
         # nothing else about the request is worth an answer.
         if operation.needs_token:
-            user = authenticated_user(request.headers.get("Authorization"), call_db)
-            request.environ[USER_ID_KEY] = user.id
-            arguments["user"] = user
+            token = verified_token(request.headers.get("Authorization"))
+            request.environ[USER_ID_KEY] = token.user_id
+            if wants_token:
+                arguments["token"] = token  # the handler's RPC checks it is not revoked
+            else:
+                arguments["user"] = authenticated_user(token, call_db)
         g.path_values = operation.parse_path(raw_path)
         arguments.update(g.path_values)
         operation.check_query(request.args.keys())

@@ -4,11 +4,14 @@ from merch_api import representations
 from merch_api.handlers import call_db, created, db
 
 
-def place_order(body: dict, user):
+def place_order(body: dict, token):
     answer = call_db(
         db().orders.CreateOrder,
         order_pb2.CreateOrderRequest(
-            user_id=user.id, product_id=body["product_id"], quantity=body["quantity"]
+            user_id=token.user_id,
+            product_id=body["product_id"],
+            quantity=body["quantity"],
+            credentials_version=token.credentials_version,
         ),
     )
     order = answer.order
@@ -25,6 +28,11 @@ def get_order(id: int, user):
     return representations.order(answer.order)
 
 
-def cancel_order(id: int, user):
-    answer = call_db(db().orders.CancelOrder, order_pb2.CancelOrderRequest(id=id, user_id=user.id))
+def cancel_order(id: int, token):
+    answer = call_db(
+        db().orders.CancelOrder,
+        order_pb2.CancelOrderRequest(
+            id=id, user_id=token.user_id, credentials_version=token.credentials_version
+        ),
+    )
     return representations.order(answer.order)

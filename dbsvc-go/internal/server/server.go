@@ -165,7 +165,7 @@ func (s *server) DeactivateUser(ctx context.Context, req *dbv1.DeactivateUserReq
 }
 
 func (s *server) CreateOrder(ctx context.Context, req *dbv1.CreateOrderRequest) (*dbv1.CreateOrderResponse, error) {
-	o, err := s.store.CreateOrder(ctx, req.GetUserId(), req.GetProductId(), req.GetQuantity())
+	o, err := s.store.CreateOrder(ctx, req.GetUserId(), req.GetProductId(), req.GetQuantity(), req.CredentialsVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +191,7 @@ func (s *server) ListOrders(ctx context.Context, req *dbv1.ListOrdersRequest) (*
 }
 
 func (s *server) CancelOrder(ctx context.Context, req *dbv1.CancelOrderRequest) (*dbv1.CancelOrderResponse, error) {
-	o, err := s.store.CancelOrder(ctx, req.GetId(), req.GetUserId())
+	o, err := s.store.CancelOrder(ctx, req.GetId(), req.GetUserId(), req.CredentialsVersion)
 	if err != nil {
 		return nil, err
 	}

@@ -392,3 +392,37 @@ func TestReflectionListsServices(t *testing.T) {
 		}
 	}
 }
+
+// A write that carries the caller's token's credentials version is refused
+// once that version is stale, in the write's own transaction, and changes
+// nothing; with the current version it goes through.
+func TestWritesCheckTheTokensCredentialsVersion(t *testing.T) {
+	s := startService(t, serviceOptions{})
+	ctx := context.Background()
+	buyer := newUser(t, s)
+	product := newProduct(t, 500)
+	current := proto.Int32(buyer.GetCredentialsVersion())
+	placed, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1, CredentialsVersion: current})
+	if err != nil {
+		t.Fatalf("placing with the current version: %v", err)
+	}
+	if _, err := s.users.UpdateUser(ctx, &dbv1.UpdateUserRequest{Id: buyer.GetId(), Password: proto.String("a new password")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1, CredentialsVersion: current})
+	if status.Code(err) != codes.Unauthenticated {
+		t.Errorf("placing with a stale version: %v, want UNAUTHENTICATED", err)
+	}
+	_, err = s.orders.CancelOrder(ctx, &dbv1.CancelOrderRequest{Id: placed.GetOrder().GetId(), UserId: buyer.GetId(), CredentialsVersion: current})
+	if status.Code(err) != codes.Unauthenticated {
+		t.Errorf("cancelling with a stale version: %v, want UNAUTHENTICATED", err)
+	}
+	order, err := s.orders.GetOrder(ctx, &dbv1.GetOrderRequest{Id: placed.GetOrder().GetId(), UserId: buyer.GetId()})
+	if err != nil || order.GetOrder().GetStatus() != dbv1.OrderStatus_ORDER_STATUS_PLACED {
+		t.Errorf("after the refused cancel the order is %v (%v), want still placed", order.GetOrder().GetStatus(), err)
+	}
+	list, err := s.orders.ListOrders(ctx, &dbv1.ListOrdersRequest{UserId: buyer.GetId()})
+	if err != nil || len(list.GetOrders()) != 1 {
+		t.Errorf("the buyer has %d orders (%v), want the one placed before the password changed", len(list.GetOrders()), err)
+	}
+}

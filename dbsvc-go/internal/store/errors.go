@@ -38,3 +38,7 @@ var ErrUnavailable = errors.New("database unreachable")
 // errBadCredentials is the one answer for an unknown user, a wrong password
 // and a deactivated user, so that the answer does not tell them apart.
 var errBadCredentials = refuse(Unauthenticated, "username or password is incorrect")
+
+// errTokenRevoked answers a write whose token's credentials version is no
+// longer the user's.
+var errTokenRevoked = refuse(Unauthenticated, "the access token has been revoked; log in again with POST /auth/login")

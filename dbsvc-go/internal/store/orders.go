@@ -37,17 +37,13 @@ func scanOrder(row pgx.Row) (*dbv1.Order, error) {
 // takes the product's row lock, so concurrent orders queue on it and each
 // sees the stock the previous one left: none is lost and the stock never
 // drops below zero.
-func (s *Store) CreateOrder(ctx context.Context, userID, productID, quantity int32) (*dbv1.Order, error) {
+//
+// credentialsVersion, when not nil, is the caller's token's: the order is
+// placed only if the user is active at that version (see checkCaller).
+func (s *Store) CreateOrder(ctx context.Context, userID, productID, quantity int32, credentialsVersion *int32) (*dbv1.Order, error) {
 	var o *dbv1.Order
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		// No lock on the user: an order that commits just before a concurrent
-		// deactivation is simply the user's last one.
-		var active bool
-		err := tx.QueryRow(ctx, `SELECT active FROM users WHERE id = $1`, userID).Scan(&active)
-		if errors.Is(err, pgx.ErrNoRows) || err == nil && !active {
-			return refuse(NotFound, "user %d does not exist or is deactivated", userID)
-		}
-		if err != nil {
+		if err := checkCaller(ctx, tx, userID, credentialsVersion); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE products SET stock = stock - $2 WHERE id = $1 AND stock >= $2`, productID, quantity)
@@ -70,6 +66,29 @@ func (s *Store) CreateOrder(ctx context.Context, userID, productID, quantity int
 		return err
 	})
 	return o, err
+}
+
+// checkCaller refuses a write for a user that does not exist or is
+// deactivated and, when credentialsVersion is set, for a token whose version is
+// no longer the user's (the password changed or the account was deactivated):
+// UNAUTHENTICATED, as the API's own token check answers. It reads the user in
+// the write's transaction without locking it: a write that commits just before
+// a concurrent password change or deactivation is simply the token's last one.
+func checkCaller(ctx context.Context, tx pgx.Tx, userID int32, credentialsVersion *int32) error {
+	var (
+		active  bool
+		version int32
+	)
+	err := tx.QueryRow(ctx, `SELECT active, credentials_version FROM users WHERE id = $1`, userID).Scan(&active, &version)
+	switch {
+	case err != nil && !errors.Is(err, pgx.ErrNoRows):
+		return err
+	case credentialsVersion != nil && (err != nil || !active || version != *credentialsVersion):
+		return errTokenRevoked
+	case err != nil || !active:
+		return refuse(NotFound, "user %d does not exist or is deactivated", userID)
+	}
+	return nil
 }
 
 func (s *Store) whyNoStock(ctx context.Context, tx pgx.Tx, productID, quantity int32) error {
@@ -118,9 +137,14 @@ func (s *Store) ListOrders(ctx context.Context, userID int32) ([]*dbv1.Order, er
 // CancelOrder cancels a placed order of userID and puts its quantity back in
 // stock. The order's row lock makes a second, concurrent cancel wait and then
 // see "cancelled", so the quantity goes back exactly once.
-func (s *Store) CancelOrder(ctx context.Context, id, userID int32) (*dbv1.Order, error) {
+func (s *Store) CancelOrder(ctx context.Context, id, userID int32, credentialsVersion *int32) (*dbv1.Order, error) {
 	var o *dbv1.Order
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if credentialsVersion != nil {
+			if err := checkCaller(ctx, tx, userID, credentialsVersion); err != nil {
+				return err
+			}
+		}
 		var (
 			owner  int32
 			status string

@@ -41,14 +41,16 @@ class Order(_message.Message):
     def __init__(self, id: _Optional[int] = ..., user_id: _Optional[int] = ..., product_id: _Optional[int] = ..., quantity: _Optional[int] = ..., total_price_cents: _Optional[int] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancelled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateOrderRequest(_message.Message):
-    __slots__ = ("user_id", "product_id", "quantity")
+    __slots__ = ("user_id", "product_id", "quantity", "credentials_version")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIALS_VERSION_FIELD_NUMBER: _ClassVar[int]
     user_id: int
     product_id: int
     quantity: int
-    def __init__(self, user_id: _Optional[int] = ..., product_id: _Optional[int] = ..., quantity: _Optional[int] = ...) -> None: ...
+    credentials_version: int
+    def __init__(self, user_id: _Optional[int] = ..., product_id: _Optional[int] = ..., quantity: _Optional[int] = ..., credentials_version: _Optional[int] = ...) -> None: ...
 
 class CreateOrderResponse(_message.Message):
     __slots__ = ("order",)
@@ -83,12 +85,14 @@ class ListOrdersResponse(_message.Message):
     def __init__(self, orders: _Optional[_Iterable[_Union[Order, _Mapping]]] = ...) -> None: ...
 
 class CancelOrderRequest(_message.Message):
-    __slots__ = ("id", "user_id")
+    __slots__ = ("id", "user_id", "credentials_version")
     ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIALS_VERSION_FIELD_NUMBER: _ClassVar[int]
     id: int
     user_id: int
-    def __init__(self, id: _Optional[int] = ..., user_id: _Optional[int] = ...) -> None: ...
+    credentials_version: int
+    def __init__(self, id: _Optional[int] = ..., user_id: _Optional[int] = ..., credentials_version: _Optional[int] = ...) -> None: ...
 
 class CancelOrderResponse(_message.Message):
     __slots__ = ("order",)
