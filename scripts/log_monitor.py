@@ -108,8 +108,15 @@ def wanted(record, args):
     return args.user is None or record.get("user_id") == args.user
 
 
+def printable(value):
+    """str(value) with control characters written as escapes: a record is the producer's
+    text, and an ESC or a carriage return in it would work on the terminal."""
+    text = str(value)
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def fit(text, width, shorten):
-    text = str(text)
+    text = printable(text)
     if shorten and len(text) > width:
         text = text[: width - 1] + "…"
     return text.ljust(width)
@@ -128,7 +135,7 @@ def line(cells):
         fit(cell, width, shorten)
         for cell, (_, width, shorten) in zip(cells[:-1], COLUMNS, strict=True)
     )
-    return f"{fixed}  {cells[-1]}"
+    return f"{fixed}  {printable(cells[-1])}"
 
 
 def format_record(record):
@@ -143,7 +150,7 @@ def format_record(record):
             record["request_id"],
             "-" if user is None else user,
             http_summary(record),
-            str(record["message"]).replace("\n", "\\n"),
+            record["message"],
         )
     )
 

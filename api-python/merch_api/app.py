@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     problems.install(app)
     app.before_request(_reject_control_characters)
     app.after_request(_without_body_type_on_204)
+    app.after_request(_not_framed)
     routes.add_operations(app, spec)
     _add_docs(app, spec)
     app.wsgi_app = RequestContext(
@@ -80,6 +81,14 @@ def _reject_control_characters():
         raise problems.bad_request(
             "the URL path contains control characters; no resource has such a name"
         )
+
+
+def _not_framed(answer: Response) -> Response:
+    # Swagger UI can send requests with your token: no other site may frame it.
+    if request.path.startswith("/ui"):
+        answer.headers["X-Frame-Options"] = "DENY"
+        answer.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    return answer
 
 
 def _without_body_type_on_204(answer: Response) -> Response:

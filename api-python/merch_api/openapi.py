@@ -59,6 +59,15 @@ class Operation:
     responses: dict = field(repr=False, hash=False, compare=False)
 
     @property
+    def no_store(self) -> bool:
+        """Whether its success answers carry `Cache-Control: no-store`, as the file says."""
+        return any(
+            "Cache-Control" in (answer.get("headers") or {})
+            for status, answer in self.responses.items()
+            if str(status).startswith("2")
+        )
+
+    @property
     def flask_rule(self) -> str:
         return _TEMPLATE_PARAMETER.sub(r"<\1>", self.path)
 

@@ -15,6 +15,26 @@ _SANE_REQUEST_ID = re.compile(r"^[!-~]{1,128}$")
 USER_ID_KEY = "merch_api.user_id"
 
 
+# The most UTF-8 bytes the logging service takes in a record's path and method
+# (logsvc-go/internal/record): a request with a longer path still gets its record, with
+# the path cut and marked so.
+_MAX_PATH = 2048
+_MAX_METHOD = 16
+_CUT = "..."
+
+
+def _printable(text: str, limit: int) -> str:
+    """text with control characters escaped (they would reach an administrator's
+    terminal) and cut to at most limit UTF-8 bytes."""
+    if not text.isprintable():
+        text = text.encode("unicode_escape").decode("ascii")
+    data = text.encode("utf-8")
+    if len(data) > limit:
+        # "ignore" drops a character the cut split in two.
+        text = data[: limit - len(_CUT)].decode("utf-8", "ignore") + _CUT
+    return text
+
+
 def request_id_of(candidate: str | None) -> str:
     if candidate and _SANE_REQUEST_ID.match(candidate):
         return candidate
@@ -39,6 +59,8 @@ class RequestContext:
             status = int(status_line[:3])
             headers.append(("X-Request-ID", request_id))
             headers.append(("X-Served-By", self.instance))
+            # No answer is to be sniffed into another type (a problem into HTML).
+            headers.append(("X-Content-Type-Options", "nosniff"))
             return start_response(status_line, headers, exc_info)
 
         try:
@@ -48,9 +70,10 @@ class RequestContext:
 
     def _log(self, environ, request_id: str, status: int, started: float) -> None:
         latency_ms = (time.perf_counter() - started) * 1000
-        method = environ["REQUEST_METHOD"]
+        method = _printable(environ["REQUEST_METHOD"], _MAX_METHOD)
         # PATH_INFO is latin-1 decoded bytes (PEP 3333); the client sent UTF-8.
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        path = _printable(path, _MAX_PATH)
         entry = log_pb2.LogEntry(
             level=log_pb2.LEVEL_ERROR if status >= 500 else log_pb2.LEVEL_INFO,
             request_id=request_id,

@@ -38,6 +38,14 @@ def add_operations(app: Flask, spec: Spec) -> None:
             f"{spec.path.name} and merch_api.routes.OPERATIONS disagree: only in the file "
             f"{sorted(in_spec - in_code)}, only in the code {sorted(in_code - in_spec)}"
         )
+    no_store = {operation.operation_id for operation in spec.operations if operation.no_store}
+
+    @app.after_request
+    def keep_out_of_caches(answer):
+        if request.endpoint in no_store and answer.status_code < 300:
+            answer.headers["Cache-Control"] = "no-store"
+        return answer
+
     for operation in spec.operations:
         app.add_url_rule(
             operation.flask_rule,
