@@ -152,12 +152,12 @@ def test_docker_compose_refuses_to_start_without_the_secrets(tmp_path):
     assert "JWT_SECRET" in answer.stderr or "POSTGRES_PASSWORD" in answer.stderr, answer.stderr
 
 
-def test_exactly_two_published_ports_nginx_rest_and_kafka_external(services):
+def test_exactly_two_published_ports_both_on_loopback(services):
     published = {
         (name, str(port)) for name, spec in services.items() for port in spec.get("ports", [])
     }
     assert published == {
-        ("nginx", "${NGINX_PORT:-8080}:8080"),
+        ("nginx", "127.0.0.1:${NGINX_PORT:-8080}:8080"),
         ("kafka", "127.0.0.1:${KAFKA_EXTERNAL_PORT:-9093}:9093"),
     }
     for name, spec in services.items():

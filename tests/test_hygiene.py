@@ -132,3 +132,14 @@ def test_the_monitor_prints_control_characters_escaped():
     )
     assert not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in line), repr(line)
     assert "\\x1b" in line
+
+
+def test_the_local_nginx_listens_on_loopback_only(base_url):
+    port = int(base_url.rsplit(":", 1)[1])
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: it picks the outward address
+        outward = probe.getsockname()[0]
+    if outward.startswith("127."):
+        pytest.skip("this machine has no address but loopback")
+    with pytest.raises(OSError):
+        socket.create_connection((outward, port), timeout=2).close()
