@@ -49,12 +49,17 @@ def test_the_links_followed_statefully_find_nothing(http, base_url):
     answers a replayed sequence differently (stock and orders have moved on), which
     Hypothesis' state machines report as flaky data generation instead of a finding.
     Deactivating the account would end the sequences' session, so that operation is left
-    to the test above, which fuzzes it with a customer per request."""
+    to the test above, which fuzzes it with a customer per request. One check is left out
+    here: use_after_free expects a 404 after a DELETE, and the contract's DELETE of an
+    order cancels it, the order staying readable."""
     customer = Customer(http, base_url)
     try:
         run = subprocess.run(
             [str(Path(sys.executable).parent / "schemathesis"), "run", str(SPEC),
              "--url", base_url, "--phases", "stateful", "--checks", "all",
+             # The contract's DELETE /orders/{id} cancels: the order stays, readable
+             # with its status "cancelled", where this check expects a 404.
+             "--exclude-checks", "use_after_free",
              "--max-examples", str(EXAMPLES), "--exclude-operation-id", "deactivateUser",
              "--header", f"Authorization: Bearer {customer.token}", "--no-color"],
             capture_output=True, text=True, timeout=600,

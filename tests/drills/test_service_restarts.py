@@ -95,9 +95,14 @@ def test_api_replica_killed_under_load(stack, base_url, tokens):
     # killed replica cannot be retried safely: at most one per client fails, with
     # NGINX's 502 or, rarely, a connection closed without an
     # answer (status None); either way the client knows the write may not have happened.
+    # A cancel (DELETE, idempotent) NGINX resends to the other replica, which answers
+    # 409 when the dead one had already cancelled it: the stock still came back once.
     bystanders.check()
     assert not reads_failed, [(a.op, a.status) for a in reads_failed]
     assert len(failed) <= load.workers, [(a.op, a.status) for a in failed]
-    assert all(a.status in (502, None) and a.t >= killed_at for a in failed)
+    assert all(
+        (a.status in (502, None) or (a.op == "cancel" and a.status == 409)) and a.t >= killed_at
+        for a in failed
+    ), [(a.op, a.status) for a in failed]
     assert back is not None, "supervisord did not bring api-1 back within 40 s"
     assert new_pid != old_pid
