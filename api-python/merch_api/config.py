@@ -27,12 +27,14 @@ class Settings:
             dbsvc_addr=environ.get("DBSVC_ADDR", "127.0.0.1:50051"),
             logsvc_addr=environ.get("LOGSVC_ADDR", "127.0.0.1:50052"),
             jwt_secret=secret,
-            jwt_ttl_seconds=_positive_int(environ, "JWT_TTL_SECONDS", 3600),
+            jwt_ttl_seconds=positive_int(environ, "JWT_TTL_SECONDS", 3600),
             grpc_deadline_seconds=_positive_float(environ, "GRPC_DEADLINE_SECONDS", 3.0),
         )
 
 
-def _positive_int(environ, name: str, default: int) -> int:
+def positive_int(environ, name: str, default: int) -> int:
+    """environ[name] as a positive integer, default when unset; a RuntimeError that says
+    what to set otherwise."""
     return int(_positive_float(environ, name, default, cast=int))
 
 

@@ -19,6 +19,8 @@ import os
 from granian.constants import Interfaces
 from granian.server import Server
 
+from merch_api.config import positive_int
+
 # How long a stopping worker may take to finish its requests and flush its log records.
 _WORKER_STOP_SECONDS = 10
 
@@ -47,9 +49,9 @@ def main(app_factory: str = "merch_api.app:create_app") -> None:
         factory=True,
         interface=Interfaces.WSGI,
         address=env.get("API_HOST", "0.0.0.0"),
-        port=int(env.get("API_PORT", "5000")),
-        workers=int(env.get("WEB_CONCURRENCY", "1")),
-        blocking_threads=int(env.get("API_THREADS", "2")),
+        port=positive_int(env, "API_PORT", 5000),
+        workers=positive_int(env, "WEB_CONCURRENCY", 1),
+        blocking_threads=positive_int(env, "API_THREADS", 2),
         # A worker that dies is replaced, as a process manager would.
         respawn_failed_workers=True,
         workers_kill_timeout=_WORKER_STOP_SECONDS,
