@@ -1,6 +1,6 @@
 """The per-process connections to the services behind the API.
 
-Built once per worker process by create_app() (after gunicorn forks: gRPC channels and
+Built once per worker process by create_app() (after granian forks: gRPC channels and
 threads do not survive fork) and reached from handlers with current().
 """
 
