@@ -7,6 +7,8 @@ import uuid
 
 from merchstore.log.v1 import log_pb2
 
+from merch_api.openapi import escape
+
 # What we accept as a caller's X-Request-ID: printable ASCII, no spaces, and short enough
 # for the logging service (which refuses ids over 128 bytes). Anything else is replaced.
 _SANE_REQUEST_ID = re.compile(r"^[!-~]{1,128}$")
@@ -26,12 +28,11 @@ _CUT = "..."
 def _printable(text: str, limit: int) -> str:
     """text with control characters escaped (they would reach an administrator's
     terminal) and cut to at most limit UTF-8 bytes."""
-    if not text.isprintable():
-        text = text.encode("unicode_escape").decode("ascii")
+    text = escape(text)
     data = text.encode("utf-8")
     if len(data) > limit:
         # "ignore" drops a character the cut split in two.
-        text = data[: limit - len(_CUT)].decode("utf-8", "ignore") + _CUT
+        return data[: limit - len(_CUT)].decode("utf-8", "ignore") + _CUT
     return text
 
 
