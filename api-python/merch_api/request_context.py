@@ -65,7 +65,15 @@ class RequestContext:
             return start_response(status_line, headers, exc_info)
 
         try:
-            return self.app(environ, start_with_headers)
+            answer = self.app(environ, start_with_headers)
+            try:
+                # A list is written in one go: granian streams any other iterable,
+                # headers first, so a replica killed between the two writes would leave
+                # NGINX a half answer it cannot retry elsewhere. Every answer is small.
+                return [b"".join(answer)]
+            finally:
+                if hasattr(answer, "close"):
+                    answer.close()
         finally:
             self._log(environ, request_id, status, started)
 
