@@ -39,7 +39,17 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.New(poolConfig, store.Options{AcquireTimeout: cfg.AcquireTimeout, ConnectPerCall: cfg.ConnectPerCall})
+	st, err := store.New(poolConfig, store.Options{
+		AcquireTimeout: cfg.AcquireTimeout,
+		ConnectPerCall: cfg.ConnectPerCall,
+		Throttle: store.Throttle{
+			AccountFailures: cfg.LoginMaxFailures,
+			ClientFailures:  cfg.LoginClientMaxFailures,
+			BaseWait:        cfg.LoginBaseWait,
+			MaxWait:         cfg.LoginMaxWait,
+			Window:          cfg.LoginFailureWindow,
+		},
+	})
 	if err != nil {
 		return err
 	}

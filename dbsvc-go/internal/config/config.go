@@ -41,6 +41,15 @@ type Config struct {
 	// that measures what the pool is worth.
 	ConnectPerCall bool // DBSVC_CONNECT_PER_CALL
 
+	// Failed logins: how many in a row (per username, per client address) before
+	// the next attempts wait, the first wait (doubling with each further failure),
+	// its ceiling, and how far apart failures may be and still count as a run.
+	LoginMaxFailures       int           // LOGIN_MAX_FAILURES
+	LoginClientMaxFailures int           // LOGIN_CLIENT_MAX_FAILURES
+	LoginBaseWait          time.Duration // LOGIN_THROTTLE_BASE_WAIT
+	LoginMaxWait           time.Duration // LOGIN_THROTTLE_MAX_WAIT
+	LoginFailureWindow     time.Duration // LOGIN_FAILURE_WINDOW
+
 	// How long SIGTERM waits for calls in flight. Below docker's 10 s stop
 	// grace period, so the pool and the log shipper are closed before SIGKILL.
 	ShutdownTimeout time.Duration // DBSVC_SHUTDOWN_TIMEOUT
@@ -82,6 +91,12 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("%w (DB_POOL_MAX_CONNS is %d)", err, maxConns)
 	}
 	cfg.PoolMaxConns, cfg.PoolMinConns = int32(maxConns), int32(minConns)
+	if cfg.LoginMaxFailures, err = integer(getenv, "LOGIN_MAX_FAILURES", 5, 1, 1000); err != nil {
+		return Config{}, err
+	}
+	if cfg.LoginClientMaxFailures, err = integer(getenv, "LOGIN_CLIENT_MAX_FAILURES", 50, 1, 100000); err != nil {
+		return Config{}, err
+	}
 	durations := []struct {
 		dst      *time.Duration
 		name     string
@@ -92,11 +107,17 @@ func Load(getenv func(string) string) (Config, error) {
 		{&cfg.PoolHealthCheckPeriod, "DB_POOL_HEALTH_CHECK_PERIOD", 15 * time.Second},
 		{&cfg.AcquireTimeout, "DB_ACQUIRE_TIMEOUT", 2 * time.Second},
 		{&cfg.ShutdownTimeout, "DBSVC_SHUTDOWN_TIMEOUT", 8 * time.Second},
+		{&cfg.LoginBaseWait, "LOGIN_THROTTLE_BASE_WAIT", time.Second},
+		{&cfg.LoginMaxWait, "LOGIN_THROTTLE_MAX_WAIT", 15 * time.Minute},
+		{&cfg.LoginFailureWindow, "LOGIN_FAILURE_WINDOW", 15 * time.Minute},
 	}
 	for _, d := range durations {
 		if *d.dst, err = duration(getenv, d.name, d.fallback); err != nil {
 			return Config{}, err
 		}
+	}
+	if cfg.LoginMaxWait < cfg.LoginBaseWait {
+		return Config{}, fmt.Errorf("LOGIN_THROTTLE_MAX_WAIT=%s is shorter than LOGIN_THROTTLE_BASE_WAIT=%s; make it at least as long", cfg.LoginMaxWait, cfg.LoginBaseWait)
 	}
 	if raw := getenv("DBSVC_CONNECT_PER_CALL"); raw != "" {
 		if cfg.ConnectPerCall, err = strconv.ParseBool(raw); err != nil {

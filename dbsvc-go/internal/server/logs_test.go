@@ -114,7 +114,7 @@ func TestWritesAreLoggedToLogsvc(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.waitEntry(t, "req-cancel")
-	if _, err := s.users.DeactivateUser(withRequestID("req-deactivate"), &dbv1.DeactivateUserRequest{Id: created.GetUser().GetId()}); err != nil {
+	if _, err := s.users.DeactivateUser(withRequestID("req-deactivate"), &dbv1.DeactivateUserRequest{Id: created.GetUser().GetId(), CurrentPassword: "logged-password"}); err != nil {
 		t.Fatal(err)
 	}
 	l.waitEntry(t, "req-deactivate")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -46,6 +47,7 @@ type serviceOptions struct {
 	// change adjusts the settings that point at the test database.
 	change     func(*config.Config)
 	logsvcAddr string // default: a port nothing listens on
+	throttle   store.Throttle
 }
 
 // startService runs the real server on a loopback TCP port and dials it.
@@ -62,7 +64,7 @@ func startService(t testing.TB, opts serviceOptions) *service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.New(pc, store.Options{AcquireTimeout: cfg.AcquireTimeout, ConnectPerCall: cfg.ConnectPerCall})
+	st, err := store.New(pc, store.Options{AcquireTimeout: cfg.AcquireTimeout, ConnectPerCall: cfg.ConnectPerCall, Throttle: opts.throttle})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +173,19 @@ func newUser(t testing.TB, s *service) *dbv1.User {
 		t.Fatal(err)
 	}
 	return resp.GetUser()
+}
+
+// passwordOf is the password newUser gave u.
+func passwordOf(u *dbv1.User) string {
+	return "password-" + strings.TrimPrefix(u.GetUsername(), "user_")
+}
+
+// deactivate deactivates a user newUser made.
+func deactivate(t testing.TB, s *service, u *dbv1.User) {
+	t.Helper()
+	if _, err := s.users.DeactivateUser(context.Background(), &dbv1.DeactivateUserRequest{Id: u.GetId(), CurrentPassword: passwordOf(u)}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // newProduct inserts a product with the given stock, so that a test can

@@ -76,9 +76,15 @@ func Run(ctx context.Context, lis net.Listener, st *store.Store, shipper *logshi
 		defer close(watchDone)
 		watchDatabase(watchCtx, hs, st.Ping, opts.HealthInterval, logger)
 	}()
+	forgetDone := make(chan struct{})
+	go func() {
+		defer close(forgetDone)
+		forgetLoginFailures(watchCtx, st, time.Minute, logger)
+	}()
 	defer func() {
 		stopWatch()
 		<-watchDone
+		<-forgetDone
 	}()
 
 	serveErr := make(chan error, 1)
@@ -139,6 +145,23 @@ func watchDatabase(ctx context.Context, hs *health.Server, ping func(context.Con
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+		}
+	}
+}
+
+// forgetLoginFailures deletes the login failures that no longer count, every
+// interval, so that the table stays small however many usernames are tried.
+func forgetLoginFailures(ctx context.Context, st *store.Store, interval time.Duration, logger *slog.Logger) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		if _, err := st.ForgetOldLoginFailures(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("could not delete old login failures; will try again", "error", err)
 		}
 	}
 }

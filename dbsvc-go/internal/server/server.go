@@ -140,7 +140,7 @@ func (s *server) GetUser(ctx context.Context, req *dbv1.GetUserRequest) (*dbv1.G
 }
 
 func (s *server) VerifyCredentials(ctx context.Context, req *dbv1.VerifyCredentialsRequest) (*dbv1.VerifyCredentialsResponse, error) {
-	u, err := s.store.VerifyCredentials(ctx, req.GetUsername(), req.GetPassword())
+	u, err := s.store.VerifyCredentials(ctx, req.GetUsername(), req.GetPassword(), req.GetClientAddress())
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +148,7 @@ func (s *server) VerifyCredentials(ctx context.Context, req *dbv1.VerifyCredenti
 }
 
 func (s *server) UpdateUser(ctx context.Context, req *dbv1.UpdateUserRequest) (*dbv1.UpdateUserResponse, error) {
-	u, err := s.store.UpdateUser(ctx, req.GetId(), store.UserChanges{Username: req.Username, Email: req.Email, Password: req.Password})
+	u, err := s.store.UpdateUser(ctx, req.GetId(), store.UserChanges{Username: req.Username, Email: req.Email, Password: req.Password, CurrentPassword: req.CurrentPassword})
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func (s *server) UpdateUser(ctx context.Context, req *dbv1.UpdateUserRequest) (*
 }
 
 func (s *server) DeactivateUser(ctx context.Context, req *dbv1.DeactivateUserRequest) (*dbv1.DeactivateUserResponse, error) {
-	if err := s.store.DeactivateUser(ctx, req.GetId()); err != nil {
+	if err := s.store.DeactivateUser(ctx, req.GetId(), req.GetCurrentPassword()); err != nil {
 		return nil, err
 	}
 	s.written(ctx, "user %d deactivated", req.GetId())

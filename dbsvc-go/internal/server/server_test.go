@@ -103,9 +103,7 @@ func TestUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	gone := newUser(t, s)
-	if _, err := s.users.DeactivateUser(context.Background(), &dbv1.DeactivateUserRequest{Id: gone.GetId()}); err != nil {
-		t.Fatal(err)
-	}
+	deactivate(t, s, gone)
 	create := func(sid, username string, email *string, password string) func(context.Context) (proto.Message, error) {
 		return func(ctx context.Context) (proto.Message, error) {
 			return s.users.CreateUser(ctx, &dbv1.CreateUserRequest{Sid: sid, Username: username, Email: email, Password: password})
@@ -118,6 +116,11 @@ func TestUsers(t *testing.T) {
 	}
 	update := func(req *dbv1.UpdateUserRequest) func(context.Context) (proto.Message, error) {
 		return func(ctx context.Context) (proto.Message, error) { return s.users.UpdateUser(ctx, req) }
+	}
+	deactivateWith := func(id int32, currentPassword string) func(context.Context) (proto.Message, error) {
+		return func(ctx context.Context) (proto.Message, error) {
+			return s.users.DeactivateUser(ctx, &dbv1.DeactivateUserRequest{Id: id, CurrentPassword: currentPassword})
+		}
 	}
 	const badCredentials = "username or password is incorrect"
 	runCalls(t, []call{
@@ -147,6 +150,8 @@ func TestUsers(t *testing.T) {
 		{name: "create taken sid", want: codes.AlreadyExists, detail: `sid "A` + n + `" is already taken`, do: create("A"+n, "dave", nil, "dave-password")},
 		{name: "create taken email", want: codes.AlreadyExists, detail: `email "alice` + n + `@example.com" is already taken`, do: create("1", "dave", proto.String("alice"+n+"@example.com"), "dave-password")},
 		{name: "create deactivated user's username", want: codes.AlreadyExists, detail: "username", do: create("1", gone.GetUsername(), nil, "dave-password")},
+		{name: "create taken username in other case", want: codes.AlreadyExists, detail: `username "ALICE_` + n + `" is already taken`, do: create("2", "ALICE_"+n, nil, "dave-password")},
+		{name: "create taken email in other case", want: codes.AlreadyExists, detail: "email", do: create("2", "dave", proto.String("Alice"+n+"@EXAMPLE.com"), "dave-password")},
 
 		{name: "get", do: func(ctx context.Context) (proto.Message, error) {
 			return s.users.GetUser(ctx, &dbv1.GetUserRequest{Id: alice.GetUser().GetId()})
@@ -174,26 +179,39 @@ func TestUsers(t *testing.T) {
 				t.Errorf("got %v, want %v", u, alice.GetUser())
 			}
 		}},
+		{name: "verify in other case", do: verify("ALICE_"+n, "alice-password"), check: func(t *testing.T, m proto.Message) {
+			if u := m.(*dbv1.VerifyCredentialsResponse).GetUser(); u.GetId() != alice.GetUser().GetId() {
+				t.Errorf("got user %d, want alice %d", u.GetId(), alice.GetUser().GetId())
+			}
+		}},
 		{name: "verify wrong password", want: codes.Unauthenticated, detail: badCredentials, do: verify("alice_"+n, "alice-passwort")},
 		{name: "verify unknown user", want: codes.Unauthenticated, detail: badCredentials, do: verify("nobody", "alice-password")},
 		{name: "verify impossible username", want: codes.Unauthenticated, detail: badCredentials, do: verify("nul\x00name", "alice-password")},
-		{name: "verify deactivated user", want: codes.Unauthenticated, detail: badCredentials, do: verify(gone.GetUsername(), "password-"+strings.TrimPrefix(gone.GetUsername(), "user_"))},
+		{name: "verify deactivated user", want: codes.Unauthenticated, detail: badCredentials, do: verify(gone.GetUsername(), passwordOf(gone))},
 
 		{name: "update nothing", want: codes.InvalidArgument, detail: "at least one", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId()})},
-		{name: "update bad email", want: codes.InvalidArgument, detail: "email", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Email: proto.String("a@")})},
+		{name: "update bad email", want: codes.InvalidArgument, detail: "email", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Email: proto.String("a@"), CurrentPassword: proto.String("alice-password")})},
 		{name: "update bad username", want: codes.InvalidArgument, detail: "username", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Username: proto.String("a")})},
-		{name: "update short password", want: codes.InvalidArgument, detail: "password", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Password: proto.String("short")})},
+		{name: "update short password", want: codes.InvalidArgument, detail: "password", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Password: proto.String("short"), CurrentPassword: proto.String("alice-password")})},
 		{name: "update to taken username", want: codes.AlreadyExists, detail: `username "carol_` + n + `" is already taken`, do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Username: proto.String("carol_" + n)})},
-		{name: "update to taken email", want: codes.AlreadyExists, detail: `email "bob` + n + `@example.com" is already taken`, do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Email: proto.String("bob" + n + "@example.com")})},
-		{name: "update unknown", want: codes.NotFound, detail: "user 999999", do: update(&dbv1.UpdateUserRequest{Id: 999999, Email: proto.String("x@example.com")})},
-		{name: "update deactivated", want: codes.NotFound, detail: fmt.Sprintf("user %d", gone.GetId()), do: update(&dbv1.UpdateUserRequest{Id: gone.GetId(), Email: proto.String("x@example.com")})},
-		{name: "update email", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Email: proto.String("alice" + n + "@sustech.edu.cn")}), check: func(t *testing.T, m proto.Message) {
+		{name: "update to taken email in other case", want: codes.AlreadyExists, detail: `email "BOB` + n + `@example.com" is already taken`, do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Email: proto.String("BOB" + n + "@example.com"), CurrentPassword: proto.String("alice-password")})},
+		{name: "update unknown", want: codes.NotFound, detail: "user 999999", do: update(&dbv1.UpdateUserRequest{Id: 999999, Email: proto.String("x@example.com"), CurrentPassword: proto.String("x")})},
+		{name: "update deactivated", want: codes.NotFound, detail: fmt.Sprintf("user %d", gone.GetId()), do: update(&dbv1.UpdateUserRequest{Id: gone.GetId(), Email: proto.String("x@example.com"), CurrentPassword: proto.String(passwordOf(gone))})},
+		{name: "update email without current password", want: codes.InvalidArgument, detail: "current_password is required", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Email: proto.String("alice" + n + "@sustech.edu.cn")})},
+		{name: "update password without current password", want: codes.InvalidArgument, detail: "current_password is required", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Password: proto.String("alice-new-password")})},
+		{name: "update email with wrong current password", want: codes.PermissionDenied, detail: "current_password is not your password", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Email: proto.String("alice" + n + "@sustech.edu.cn"), CurrentPassword: proto.String("alice-passwort")})},
+		{name: "update username without current password", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Username: proto.String("alice_" + n)}), check: func(t *testing.T, m proto.Message) {
+			if u := m.(*dbv1.UpdateUserResponse).GetUser(); u.GetEmail() != "alice"+n+"@example.com" {
+				t.Errorf("email %q after the refused changes, want the original", u.GetEmail())
+			}
+		}},
+		{name: "update email", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Email: proto.String("alice" + n + "@sustech.edu.cn"), CurrentPassword: proto.String("alice-password")}), check: func(t *testing.T, m proto.Message) {
 			u := m.(*dbv1.UpdateUserResponse).GetUser()
 			if u.GetEmail() != "alice"+n+"@sustech.edu.cn" || u.GetUsername() != "alice_"+n || u.GetCredentialsVersion() != 1 {
 				t.Errorf("updated user %v, want the new email and nothing else changed", u)
 			}
 		}},
-		{name: "update password", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Password: proto.String("alice-new-password")}), check: func(t *testing.T, m proto.Message) {
+		{name: "update password", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Password: proto.String("alice-new-password"), CurrentPassword: proto.String("alice-password")}), check: func(t *testing.T, m proto.Message) {
 			if u := m.(*dbv1.UpdateUserResponse).GetUser(); u.GetCredentialsVersion() != 2 {
 				t.Errorf("credentials_version %d after a password change, want 2", u.GetCredentialsVersion())
 			}
@@ -205,18 +223,12 @@ func TestUsers(t *testing.T) {
 			}
 		}},
 
-		{name: "deactivate", do: func(ctx context.Context) (proto.Message, error) {
-			return s.users.DeactivateUser(ctx, &dbv1.DeactivateUserRequest{Id: alice.GetUser().GetId()})
-		}},
-		{name: "deactivate again", want: codes.NotFound, do: func(ctx context.Context) (proto.Message, error) {
-			return s.users.DeactivateUser(ctx, &dbv1.DeactivateUserRequest{Id: alice.GetUser().GetId()})
-		}},
-		{name: "deactivate unknown", want: codes.NotFound, detail: "user 999999", do: func(ctx context.Context) (proto.Message, error) {
-			return s.users.DeactivateUser(ctx, &dbv1.DeactivateUserRequest{Id: 999999})
-		}},
-		{name: "deactivate id 0", want: codes.InvalidArgument, detail: "id", do: func(ctx context.Context) (proto.Message, error) {
-			return s.users.DeactivateUser(ctx, &dbv1.DeactivateUserRequest{Id: 0})
-		}},
+		{name: "deactivate without current password", want: codes.InvalidArgument, detail: "current_password", do: deactivateWith(alice.GetUser().GetId(), "")},
+		{name: "deactivate with wrong current password", want: codes.PermissionDenied, detail: "current_password is not your password", do: deactivateWith(alice.GetUser().GetId(), "alice-password")},
+		{name: "deactivate", do: deactivateWith(alice.GetUser().GetId(), "alice-new-password")},
+		{name: "deactivate again", want: codes.NotFound, do: deactivateWith(alice.GetUser().GetId(), "alice-new-password")},
+		{name: "deactivate unknown", want: codes.NotFound, detail: "user 999999", do: deactivateWith(999999, "x")},
+		{name: "deactivate id 0", want: codes.InvalidArgument, detail: "id", do: deactivateWith(0, "x")},
 		{name: "verify after deactivation", want: codes.Unauthenticated, detail: badCredentials, do: verify("alice_"+n, "alice-new-password")},
 		{name: "deactivated user's email stays taken", want: codes.AlreadyExists, detail: "email", do: create("1", "dave", proto.String("alice"+n+"@sustech.edu.cn"), "dave-password")},
 	})
@@ -226,9 +238,7 @@ func TestOrders(t *testing.T) {
 	s := startService(t, serviceOptions{})
 	ctx := context.Background()
 	buyer, other, gone := newUser(t, s), newUser(t, s), newUser(t, s)
-	if _, err := s.users.DeactivateUser(ctx, &dbv1.DeactivateUserRequest{Id: gone.GetId()}); err != nil {
-		t.Fatal(err)
-	}
+	deactivate(t, s, gone)
 	scarce := newProduct(t, 2)
 	product := newProduct(t, 500)
 	first, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1})
@@ -406,7 +416,7 @@ func TestWritesCheckTheTokensCredentialsVersion(t *testing.T) {
 	if err != nil {
 		t.Fatalf("placing with the current version: %v", err)
 	}
-	if _, err := s.users.UpdateUser(ctx, &dbv1.UpdateUserRequest{Id: buyer.GetId(), Password: proto.String("a new password")}); err != nil {
+	if _, err := s.users.UpdateUser(ctx, &dbv1.UpdateUserRequest{Id: buyer.GetId(), Password: proto.String("a new password"), CurrentPassword: proto.String(passwordOf(buyer))}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1, CredentialsVersion: current})

@@ -6,8 +6,10 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/sustech-merch/store/dbsvc/internal/store"
 	logv1 "github.com/sustech-merch/store/gen/go/merchstore/log/v1"
@@ -20,6 +22,7 @@ var refusalCodes = map[store.Kind]codes.Code{
 	store.Forbidden:          codes.PermissionDenied,
 	store.Unauthenticated:    codes.Unauthenticated,
 	store.FailedPrecondition: codes.FailedPrecondition,
+	store.Throttled:          codes.ResourceExhausted,
 }
 
 const unavailableMessage = "database unreachable, try again later"
@@ -34,7 +37,15 @@ func (s *server) toStatus(ctx context.Context, method string, err error) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &refusal):
-		return status.Error(refusalCodes[refusal.Kind], refusal.Message)
+		st := status.New(refusalCodes[refusal.Kind], refusal.Message)
+		if refusal.Kind == store.Throttled {
+			// The standard detail (AIP-193) that tells a client when to try again.
+			retry := &errdetails.RetryInfo{RetryDelay: durationpb.New(refusal.RetryAfter)}
+			if withRetry, err := st.WithDetails(retry); err == nil {
+				st = withRetry
+			}
+		}
+		return st.Err()
 	// The caller's own deadline or cancellation wins over whatever it caused
 	// below (a cancelled query, a connection closed mid-call).
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):

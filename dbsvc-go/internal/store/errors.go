@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind says what went wrong in terms a caller can act on; the server turns
@@ -16,6 +17,7 @@ const (
 	Forbidden                          // the row belongs to another user
 	Unauthenticated                    // wrong username or password
 	FailedPrecondition                 // the row's state forbids it: stock, already cancelled
+	Throttled                          // too many failed logins: wait RetryAfter
 )
 
 // Error is a refusal the caller caused. Its message is safe to show to the
@@ -23,6 +25,8 @@ const (
 type Error struct {
 	Kind    Kind
 	Message string
+	// RetryAfter is how long a Throttled caller must wait.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -42,3 +46,7 @@ var errBadCredentials = refuse(Unauthenticated, "username or password is incorre
 // errTokenRevoked answers a write whose token's credentials version is no
 // longer the user's.
 var errTokenRevoked = refuse(Unauthenticated, "the access token has been revoked; log in again with POST /auth/login")
+
+// errWrongCurrentPassword answers a change that needs the current password when
+// the one given is not it.
+var errWrongCurrentPassword = refuse(Forbidden, "current_password is not your password; the account was not changed")

@@ -23,6 +23,7 @@ type Store struct {
 	connConfig     *pgx.ConnConfig
 	acquireTimeout time.Duration
 	hasher         *hasher
+	throttle       Throttle
 
 	// afterStockUpdate runs inside CreateOrder's transaction right after the
 	// stock was taken; a test sets it to fail the transaction there.
@@ -36,6 +37,8 @@ type Options struct {
 	AcquireTimeout time.Duration
 	// ConnectPerCall opens a connection per call instead of using a pool.
 	ConnectPerCall bool
+	// Throttle of failed logins; the zero value is DefaultThrottle.
+	Throttle Throttle
 }
 
 // New builds the store. It does not wait for PostgreSQL: the service starts
@@ -45,7 +48,10 @@ func New(pc *pgxpool.Config, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("preparing the password hasher: %w", err)
 	}
-	s := &Store{connConfig: pc.ConnConfig, acquireTimeout: opts.AcquireTimeout, hasher: h}
+	if opts.Throttle == (Throttle{}) {
+		opts.Throttle = DefaultThrottle
+	}
+	s := &Store{connConfig: pc.ConnConfig, acquireTimeout: opts.AcquireTimeout, hasher: h, throttle: opts.Throttle}
 	if !opts.ConnectPerCall {
 		if s.pool, err = pgxpool.NewWithConfig(context.Background(), pc); err != nil {
 			return nil, fmt.Errorf("creating the connection pool: %w", err)

@@ -65,25 +65,30 @@ func (s *Store) GetUser(ctx context.Context, id int32) (*dbv1.User, error) {
 	return u, err
 }
 
-// VerifyCredentials returns the active user with this username and password.
-// Every failure is the same errBadCredentials after the same work (one
-// argon2 hash), so neither the answer nor its timing tells whether the
-// username exists.
-func (s *Store) VerifyCredentials(ctx context.Context, username, password string) (*dbv1.User, error) {
+// VerifyCredentials returns the active user with this username (in any letter
+// case) and password. Every failure is the same errBadCredentials after the same
+// work (one argon2 hash), so neither the answer nor its timing tells whether the
+// username exists; every failure counts against the username and the client
+// address, and while either waits the answer is Throttled, with no hash at all.
+func (s *Store) VerifyCredentials(ctx context.Context, username, password, clientAddress string) (*dbv1.User, error) {
+	keys := s.loginKeys(username, clientAddress)
 	var (
 		u    *dbv1.User
 		hash string
 	)
-	// A name with NUL cannot exist (PostgreSQL text cannot hold it, and would
-	// refuse the query); it is looked up no further but still costs a hash.
-	err := pgx.ErrNoRows
-	if !strings.ContainsRune(username, 0) {
-		err = s.withConn(ctx, func(conn *pgx.Conn) error {
-			var err error
-			u, err = scanUser(conn.QueryRow(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE username = $1`, username), &hash)
+	err := s.withConn(ctx, func(conn *pgx.Conn) error {
+		if err := refuseIfWaiting(ctx, conn, keys); err != nil {
 			return err
-		})
-	}
+		}
+		// A name with NUL cannot exist (PostgreSQL text cannot hold it, and would
+		// refuse the query); it is looked up no further but still costs a hash.
+		if strings.ContainsRune(username, 0) {
+			return pgx.ErrNoRows
+		}
+		var err error
+		u, err = scanUser(conn.QueryRow(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE lower(username) = lower($1)`, username), &hash)
+		return err
+	})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		u, hash = nil, s.hasher.dummy
@@ -94,10 +99,46 @@ func (s *Store) VerifyCredentials(ctx context.Context, username, password string
 	if err != nil {
 		return nil, err
 	}
-	if !ok || u == nil || !u.Active {
-		return nil, errBadCredentials
+	if ok && u != nil && u.Active {
+		return u, s.withConn(ctx, func(conn *pgx.Conn) error { return forgive(ctx, conn, keys) })
 	}
-	return u, nil
+	if err := s.withConn(ctx, func(conn *pgx.Conn) error { return s.recordFailure(ctx, conn, keys) }); err != nil {
+		return nil, err
+	}
+	return nil, errBadCredentials
+}
+
+// reauthenticate checks that currentPassword is active user id's password before a
+// change that takes it, with the throttle of the user's logins: a wrong one counts
+// as a failed login. It returns the hash it checked, which the change then requires
+// to be unchanged, so that a password changed in between is not overruled.
+func (s *Store) reauthenticate(ctx context.Context, id int32, currentPassword string) (string, error) {
+	var username, hash string
+	err := s.withConn(ctx, func(conn *pgx.Conn) error {
+		err := conn.QueryRow(ctx, `SELECT username, password_hash FROM users WHERE id = $1 AND active`, id).Scan(&username, &hash)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return refuse(NotFound, "user %d does not exist or is deactivated", id)
+		}
+		if err != nil {
+			return err
+		}
+		return refuseIfWaiting(ctx, conn, []throttleKey{s.accountKey(username)})
+	})
+	if err != nil {
+		return "", err
+	}
+	ok, err := s.hasher.verify(ctx, currentPassword, hash)
+	if err != nil {
+		return "", err
+	}
+	keys := []throttleKey{s.accountKey(username)}
+	if ok {
+		return hash, s.withConn(ctx, func(conn *pgx.Conn) error { return forgive(ctx, conn, keys) })
+	}
+	if err := s.withConn(ctx, func(conn *pgx.Conn) error { return s.recordFailure(ctx, conn, keys) }); err != nil {
+		return "", err
+	}
+	return "", errWrongCurrentPassword
 }
 
 // UserChanges are the fields UpdateUser sets; nil leaves a field as it is.
@@ -105,11 +146,22 @@ type UserChanges struct {
 	Username *string
 	Email    *string
 	Password *string
+	// CurrentPassword proves the change; required (by the request's rules) to
+	// change Email or Password.
+	CurrentPassword *string
 }
 
 // UpdateUser changes an active user. A new password is hashed and bumps
 // credentials_version, which retires the user's older tokens.
 func (s *Store) UpdateUser(ctx context.Context, id int32, ch UserChanges) (*dbv1.User, error) {
+	var provenHash *string
+	if ch.CurrentPassword != nil {
+		h, err := s.reauthenticate(ctx, id, *ch.CurrentPassword)
+		if err != nil {
+			return nil, err
+		}
+		provenHash = &h
+	}
 	var hash *string
 	if ch.Password != nil {
 		h, err := s.hasher.hash(ctx, *ch.Password)
@@ -126,11 +178,11 @@ func (s *Store) UpdateUser(ctx context.Context, id int32, ch UserChanges) (*dbv1
 				email = COALESCE($3::varchar, email),
 				password_hash = COALESCE($4::varchar, password_hash),
 				credentials_version = credentials_version + CASE WHEN $4::varchar IS NULL THEN 0 ELSE 1 END
-			WHERE id = $1 AND active
+			WHERE id = $1 AND active AND ($5::varchar IS NULL OR password_hash = $5)
 			RETURNING `+userColumns,
-			id, ch.Username, ch.Email, hash))
+			id, ch.Username, ch.Email, hash, provenHash))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return refuse(NotFound, "user %d does not exist or is deactivated", id)
+			return refuse(NotFound, "user %d does not exist, is deactivated or changed its password meanwhile", id)
 		}
 		return taken(err, "", deref(ch.Username), ch.Email)
 	})
@@ -138,14 +190,19 @@ func (s *Store) UpdateUser(ctx context.Context, id int32, ch UserChanges) (*dbv1
 }
 
 // DeactivateUser keeps the row (its username, sid and email stay taken, its
-// orders keep their owner) but ends its logins and tokens.
-func (s *Store) DeactivateUser(ctx context.Context, id int32) error {
+// orders keep their owner) but ends its logins and tokens. It takes the user's
+// current password.
+func (s *Store) DeactivateUser(ctx context.Context, id int32, currentPassword string) error {
+	provenHash, err := s.reauthenticate(ctx, id, currentPassword)
+	if err != nil {
+		return err
+	}
 	return s.withConn(ctx, func(conn *pgx.Conn) error {
 		tag, err := conn.Exec(ctx, `UPDATE users
 			SET active = false, deactivated_at = now(), credentials_version = credentials_version + 1
-			WHERE id = $1 AND active`, id)
+			WHERE id = $1 AND active AND password_hash = $2`, id, provenHash)
 		if err == nil && tag.RowsAffected() == 0 {
-			return refuse(NotFound, "user %d does not exist or is deactivated", id)
+			return refuse(NotFound, "user %d does not exist, is deactivated or changed its password meanwhile", id)
 		}
 		return err
 	})
@@ -158,12 +215,13 @@ func taken(err error, sid, username string, email *string) error {
 	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
 		return err
 	}
+	// Names are taken whatever their letter case (the lower() indexes).
 	switch pgErr.ConstraintName {
-	case "users_username_key":
+	case "users_username_key", "users_username_lower_key":
 		return refuse(Taken, "username %q is already taken", username)
 	case "users_sid_key":
 		return refuse(Taken, "sid %q is already taken", sid)
-	case "users_email_key":
+	case "users_email_key", "users_email_lower_key":
 		return refuse(Taken, "email %q is already taken", deref(email))
 	}
 	return err

@@ -26,7 +26,7 @@ from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmerchstore/db/v1/user.proto\x12\x10merchstore.db.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x01\n\x04User\x12\x0e\n\x02id\x18\x01 \x01(\x05R\x02id\x12\x10\n\x03sid\x18\x02 \x01(\tR\x03sid\x12\x1a\n\x08username\x18\x03 \x01(\tR\x08username\x12\x19\n\x05\x65mail\x18\x04 \x01(\tH\x00R\x05\x65mail\x88\x01\x01\x12\x39\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n\x06\x61\x63tive\x18\x06 \x01(\x08R\x06\x61\x63tive\x12/\n\x13\x63redentials_version\x18\x07 \x01(\x05R\x12\x63redentialsVersionB\x08\n\x06_email\"\xe6\x02\n\x11\x43reateUserRequest\x12\x35\n\x03sid\x18\x01 \x01(\tB#\xbaH r\x1e\x10\x01\x18\x0f\x32\x18^[^\\x00-\\x1F\\x7F-\\x9F]*$R\x03sid\x12\x38\n\x08username\x18\x02 \x01(\tB\x1c\xbaH\x19r\x17\x10\x03\x18\x32\x32\x11^[A-Za-z0-9_.-]+$R\x08username\x12\xad\x01\n\x05\x65mail\x18\x03 \x01(\tB\x91\x01\xbaH\x8d\x01r\x8a\x01\x18\xff\x01\x32\x84\x01^[a-zA-Z0-9.!#$%&\'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$H\x00R\x05\x65mail\x88\x01\x01\x12&\n\x08password\x18\x04 \x01(\tB\n\xbaH\x07r\x05\x10\x08\x18\x80\x01R\x08passwordB\x08\n\x06_email\"@\n\x12\x43reateUserResponse\x12*\n\x04user\x18\x01 \x01(\x0b\x32\x16.merchstore.db.v1.UserR\x04user\")\n\x0eGetUserRequest\x12\x17\n\x02id\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x02id\"=\n\x0fGetUserResponse\x12*\n\x04user\x18\x01 \x01(\x0b\x32\x16.merchstore.db.v1.UserR\x04user\"i\n\x18VerifyCredentialsRequest\x12%\n\x08username\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\x32R\x08username\x12&\n\x08password\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\x08password\"G\n\x19VerifyCredentialsResponse\x12*\n\x04user\x18\x01 \x01(\x0b\x32\x16.merchstore.db.v1.UserR\x04user\"\x86\x04\n\x11UpdateUserRequest\x12\x17\n\x02id\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x02id\x12=\n\x08username\x18\x02 \x01(\tB\x1c\xbaH\x19r\x17\x10\x03\x18\x32\x32\x11^[A-Za-z0-9_.-]+$H\x00R\x08username\x88\x01\x01\x12\xad\x01\n\x05\x65mail\x18\x03 \x01(\tB\x91\x01\xbaH\x8d\x01r\x8a\x01\x18\xff\x01\x32\x84\x01^[a-zA-Z0-9.!#$%&\'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$H\x01R\x05\x65mail\x88\x01\x01\x12+\n\x08password\x18\x04 \x01(\tB\n\xbaH\x07r\x05\x10\x08\x18\x80\x01H\x02R\x08password\x88\x01\x01:\x97\x01\xbaH\x93\x01\x1a\x90\x01\n\x17update_user.some_change\x12\x38\x61t least one of username, email and password must be set\x1a;has(this.username) || has(this.email) || has(this.password)B\x0b\n\t_usernameB\x08\n\x06_emailB\x0b\n\t_password\"@\n\x12UpdateUserResponse\x12*\n\x04user\x18\x01 \x01(\x0b\x32\x16.merchstore.db.v1.UserR\x04user\"0\n\x15\x44\x65\x61\x63tivateUserRequest\x12\x17\n\x02id\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x02id\"\x18\n\x16\x44\x65\x61\x63tivateUserResponse2\xe2\x03\n\x0bUserService\x12W\n\nCreateUser\x12#.merchstore.db.v1.CreateUserRequest\x1a$.merchstore.db.v1.CreateUserResponse\x12N\n\x07GetUser\x12 .merchstore.db.v1.GetUserRequest\x1a!.merchstore.db.v1.GetUserResponse\x12l\n\x11VerifyCredentials\x12*.merchstore.db.v1.VerifyCredentialsRequest\x1a+.merchstore.db.v1.VerifyCredentialsResponse\x12W\n\nUpdateUser\x12#.merchstore.db.v1.UpdateUserRequest\x1a$.merchstore.db.v1.UpdateUserResponse\x12\x63\n\x0e\x44\x65\x61\x63tivateUser\x12\'.merchstore.db.v1.DeactivateUserRequest\x1a(.merchstore.db.v1.DeactivateUserResponseB\xc0\x01\n\x14\x63om.merchstore.db.v1B\tUserProtoP\x01Z;github.com/sustech-merch/store/gen/go/merchstore/db/v1;dbv1\xa2\x02\x03MDX\xaa\x02\x10Merchstore.Db.V1\xca\x02\x10Merchstore\\Db\\V1\xe2\x02\x1cMerchstore\\Db\\V1\\GPBMetadata\xea\x02\x12Merchstore::Db::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmerchstore/db/v1/user.proto\x12\x10merchstore.db.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x01\n\x04User\x12\x0e\n\x02id\x18\x01 \x01(\x05R\x02id\x12\x10\n\x03sid\x18\x02 \x01(\tR\x03sid\x12\x1a\n\x08username\x18\x03 \x01(\tR\x08username\x12\x19\n\x05\x65mail\x18\x04 \x01(\tH\x00R\x05\x65mail\x88\x01\x01\x12\x39\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n\x06\x61\x63tive\x18\x06 \x01(\x08R\x06\x61\x63tive\x12/\n\x13\x63redentials_version\x18\x07 \x01(\x05R\x12\x63redentialsVersionB\x08\n\x06_email\"\xe6\x02\n\x11\x43reateUserRequest\x12\x35\n\x03sid\x18\x01 \x01(\tB#\xbaH r\x1e\x10\x01\x18\x0f\x32\x18^[^\\x00-\\x1F\\x7F-\\x9F]*$R\x03sid\x12\x38\n\x08username\x18\x02 \x01(\tB\x1c\xbaH\x19r\x17\x10\x03\x18\x32\x32\x11^[A-Za-z0-9_.-]+$R\x08username\x12\xad\x01\n\x05\x65mail\x18\x03 \x01(\tB\x91\x01\xbaH\x8d\x01r\x8a\x01\x18\xff\x01\x32\x84\x01^[a-zA-Z0-9.!#$%&\'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$H\x00R\x05\x65mail\x88\x01\x01\x12&\n\x08password\x18\x04 \x01(\tB\n\xbaH\x07r\x05\x10\x08\x18\x80\x01R\x08passwordB\x08\n\x06_email\"@\n\x12\x43reateUserResponse\x12*\n\x04user\x18\x01 \x01(\x0b\x32\x16.merchstore.db.v1.UserR\x04user\")\n\x0eGetUserRequest\x12\x17\n\x02id\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x02id\"=\n\x0fGetUserResponse\x12*\n\x04user\x18\x01 \x01(\x0b\x32\x16.merchstore.db.v1.UserR\x04user\"\x9c\x01\n\x18VerifyCredentialsRequest\x12%\n\x08username\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\x32R\x08username\x12&\n\x08password\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\x08password\x12\x31\n\x0e\x63lient_address\x18\x03 \x01(\tB\n\xbaH\x07r\x02p\x01\xd8\x01\x01R\rclientAddress\"G\n\x19VerifyCredentialsResponse\x12*\n\x04user\x18\x01 \x01(\x0b\x32\x16.merchstore.db.v1.UserR\x04user\"\x82\x06\n\x11UpdateUserRequest\x12\x17\n\x02id\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x02id\x12=\n\x08username\x18\x02 \x01(\tB\x1c\xbaH\x19r\x17\x10\x03\x18\x32\x32\x11^[A-Za-z0-9_.-]+$H\x00R\x08username\x88\x01\x01\x12\xad\x01\n\x05\x65mail\x18\x03 \x01(\tB\x91\x01\xbaH\x8d\x01r\x8a\x01\x18\xff\x01\x32\x84\x01^[a-zA-Z0-9.!#$%&\'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$H\x01R\x05\x65mail\x88\x01\x01\x12+\n\x08password\x18\x04 \x01(\tB\n\xbaH\x07r\x05\x10\x08\x18\x80\x01H\x02R\x08password\x88\x01\x01\x12:\n\x10\x63urrent_password\x18\x05 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01H\x03R\x0f\x63urrentPassword\x88\x01\x01:\xc2\x02\xbaH\xbe\x02\x1a\x90\x01\n\x17update_user.some_change\x12\x38\x61t least one of username, email and password must be set\x1a;has(this.username) || has(this.email) || has(this.password)\x1a\xa8\x01\n\x1cupdate_user.current_password\x12@current_password is required to change the password or the email\x1a\x46!(has(this.email) || has(this.password)) || has(this.current_password)B\x0b\n\t_usernameB\x08\n\x06_emailB\x0b\n\t_passwordB\x13\n\x11_current_password\"@\n\x12UpdateUserResponse\x12*\n\x04user\x18\x01 \x01(\x0b\x32\x16.merchstore.db.v1.UserR\x04user\"g\n\x15\x44\x65\x61\x63tivateUserRequest\x12\x17\n\x02id\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x02id\x12\x35\n\x10\x63urrent_password\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01R\x0f\x63urrentPassword\"\x18\n\x16\x44\x65\x61\x63tivateUserResponse2\xe2\x03\n\x0bUserService\x12W\n\nCreateUser\x12#.merchstore.db.v1.CreateUserRequest\x1a$.merchstore.db.v1.CreateUserResponse\x12N\n\x07GetUser\x12 .merchstore.db.v1.GetUserRequest\x1a!.merchstore.db.v1.GetUserResponse\x12l\n\x11VerifyCredentials\x12*.merchstore.db.v1.VerifyCredentialsRequest\x1a+.merchstore.db.v1.VerifyCredentialsResponse\x12W\n\nUpdateUser\x12#.merchstore.db.v1.UpdateUserRequest\x1a$.merchstore.db.v1.UpdateUserResponse\x12\x63\n\x0e\x44\x65\x61\x63tivateUser\x12\'.merchstore.db.v1.DeactivateUserRequest\x1a(.merchstore.db.v1.DeactivateUserResponseB\xc0\x01\n\x14\x63om.merchstore.db.v1B\tUserProtoP\x01Z;github.com/sustech-merch/store/gen/go/merchstore/db/v1;dbv1\xa2\x02\x03MDX\xaa\x02\x10Merchstore.Db.V1\xca\x02\x10Merchstore\\Db\\V1\xe2\x02\x1cMerchstore\\Db\\V1\\GPBMetadata\xea\x02\x12Merchstore::Db::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,6 +48,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VERIFYCREDENTIALSREQUEST'].fields_by_name['username']._serialized_options = b'\272H\006r\004\020\001\0302'
   _globals['_VERIFYCREDENTIALSREQUEST'].fields_by_name['password']._loaded_options = None
   _globals['_VERIFYCREDENTIALSREQUEST'].fields_by_name['password']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
+  _globals['_VERIFYCREDENTIALSREQUEST'].fields_by_name['client_address']._loaded_options = None
+  _globals['_VERIFYCREDENTIALSREQUEST'].fields_by_name['client_address']._serialized_options = b'\272H\007r\002p\001\330\001\001'
   _globals['_UPDATEUSERREQUEST'].fields_by_name['id']._loaded_options = None
   _globals['_UPDATEUSERREQUEST'].fields_by_name['id']._serialized_options = b'\272H\004\032\002(\001'
   _globals['_UPDATEUSERREQUEST'].fields_by_name['username']._loaded_options = None
@@ -56,10 +58,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPDATEUSERREQUEST'].fields_by_name['email']._serialized_options = b'\272H\215\001r\212\001\030\377\0012\204\001^[a-zA-Z0-9.!#$%&\'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$'
   _globals['_UPDATEUSERREQUEST'].fields_by_name['password']._loaded_options = None
   _globals['_UPDATEUSERREQUEST'].fields_by_name['password']._serialized_options = b'\272H\007r\005\020\010\030\200\001'
+  _globals['_UPDATEUSERREQUEST'].fields_by_name['current_password']._loaded_options = None
+  _globals['_UPDATEUSERREQUEST'].fields_by_name['current_password']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
   _globals['_UPDATEUSERREQUEST']._loaded_options = None
-  _globals['_UPDATEUSERREQUEST']._serialized_options = b'\272H\223\001\032\220\001\n\027update_user.some_change\0228at least one of username, email and password must be set\032;has(this.username) || has(this.email) || has(this.password)'
+  _globals['_UPDATEUSERREQUEST']._serialized_options = b'\272H\276\002\032\220\001\n\027update_user.some_change\0228at least one of username, email and password must be set\032;has(this.username) || has(this.email) || has(this.password)\032\250\001\n\034update_user.current_password\022@current_password is required to change the password or the email\032F!(has(this.email) || has(this.password)) || has(this.current_password)'
   _globals['_DEACTIVATEUSERREQUEST'].fields_by_name['id']._loaded_options = None
   _globals['_DEACTIVATEUSERREQUEST'].fields_by_name['id']._serialized_options = b'\272H\004\032\002(\001'
+  _globals['_DEACTIVATEUSERREQUEST'].fields_by_name['current_password']._loaded_options = None
+  _globals['_DEACTIVATEUSERREQUEST'].fields_by_name['current_password']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
   _globals['_USER']._serialized_start=112
   _globals['_USER']._serialized_end=349
   _globals['_CREATEUSERREQUEST']._serialized_start=352
@@ -70,18 +76,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETUSERREQUEST']._serialized_end=819
   _globals['_GETUSERRESPONSE']._serialized_start=821
   _globals['_GETUSERRESPONSE']._serialized_end=882
-  _globals['_VERIFYCREDENTIALSREQUEST']._serialized_start=884
-  _globals['_VERIFYCREDENTIALSREQUEST']._serialized_end=989
-  _globals['_VERIFYCREDENTIALSRESPONSE']._serialized_start=991
-  _globals['_VERIFYCREDENTIALSRESPONSE']._serialized_end=1062
-  _globals['_UPDATEUSERREQUEST']._serialized_start=1065
-  _globals['_UPDATEUSERREQUEST']._serialized_end=1583
-  _globals['_UPDATEUSERRESPONSE']._serialized_start=1585
-  _globals['_UPDATEUSERRESPONSE']._serialized_end=1649
-  _globals['_DEACTIVATEUSERREQUEST']._serialized_start=1651
-  _globals['_DEACTIVATEUSERREQUEST']._serialized_end=1699
-  _globals['_DEACTIVATEUSERRESPONSE']._serialized_start=1701
-  _globals['_DEACTIVATEUSERRESPONSE']._serialized_end=1725
-  _globals['_USERSERVICE']._serialized_start=1728
-  _globals['_USERSERVICE']._serialized_end=2210
+  _globals['_VERIFYCREDENTIALSREQUEST']._serialized_start=885
+  _globals['_VERIFYCREDENTIALSREQUEST']._serialized_end=1041
+  _globals['_VERIFYCREDENTIALSRESPONSE']._serialized_start=1043
+  _globals['_VERIFYCREDENTIALSRESPONSE']._serialized_end=1114
+  _globals['_UPDATEUSERREQUEST']._serialized_start=1117
+  _globals['_UPDATEUSERREQUEST']._serialized_end=1887
+  _globals['_UPDATEUSERRESPONSE']._serialized_start=1889
+  _globals['_UPDATEUSERRESPONSE']._serialized_end=1953
+  _globals['_DEACTIVATEUSERREQUEST']._serialized_start=1955
+  _globals['_DEACTIVATEUSERREQUEST']._serialized_end=2058
+  _globals['_DEACTIVATEUSERRESPONSE']._serialized_start=2060
+  _globals['_DEACTIVATEUSERRESPONSE']._serialized_end=2084
+  _globals['_USERSERVICE']._serialized_start=2087
+  _globals['_USERSERVICE']._serialized_end=2569
 # @@protoc_insertion_point(module_scope)

@@ -36,7 +36,10 @@ type UserServiceClient interface {
 	CreateUser(ctx context.Context, in *CreateUserRequest, opts ...grpc.CallOption) (*CreateUserResponse, error)
 	GetUser(ctx context.Context, in *GetUserRequest, opts ...grpc.CallOption) (*GetUserResponse, error)
 	// Checks a username and password. An unknown user, a wrong password and a
-	// deactivated user all answer UNAUTHENTICATED with the same detail.
+	// deactivated user all answer UNAUTHENTICATED with the same detail, and count as a
+	// failed login of the username (and of the client). After a few consecutive
+	// failures the username (or client) waits: RESOURCE_EXHAUSTED with a
+	// google.rpc.RetryInfo detail, before any password is checked.
 	VerifyCredentials(ctx context.Context, in *VerifyCredentialsRequest, opts ...grpc.CallOption) (*VerifyCredentialsResponse, error)
 	UpdateUser(ctx context.Context, in *UpdateUserRequest, opts ...grpc.CallOption) (*UpdateUserResponse, error)
 	DeactivateUser(ctx context.Context, in *DeactivateUserRequest, opts ...grpc.CallOption) (*DeactivateUserResponse, error)
@@ -110,7 +113,10 @@ type UserServiceServer interface {
 	CreateUser(context.Context, *CreateUserRequest) (*CreateUserResponse, error)
 	GetUser(context.Context, *GetUserRequest) (*GetUserResponse, error)
 	// Checks a username and password. An unknown user, a wrong password and a
-	// deactivated user all answer UNAUTHENTICATED with the same detail.
+	// deactivated user all answer UNAUTHENTICATED with the same detail, and count as a
+	// failed login of the username (and of the client). After a few consecutive
+	// failures the username (or client) waits: RESOURCE_EXHAUSTED with a
+	// google.rpc.RetryInfo detail, before any password is checked.
 	VerifyCredentials(context.Context, *VerifyCredentialsRequest) (*VerifyCredentialsResponse, error)
 	UpdateUser(context.Context, *UpdateUserRequest) (*UpdateUserResponse, error)
 	DeactivateUser(context.Context, *DeactivateUserRequest) (*DeactivateUserResponse, error)
