@@ -41,13 +41,19 @@ user_id=$(field .id)
 check 'has("password") or has("password_hash") | not'
 call 409 POST /users "{\"sid\": \"T${RUN: -10}\", \"username\": \"$user\", \"password\": \"correct horse\"}"
 call 400 POST /users "{\"sid\": \"x\", \"username\": \"ab\", \"password\": \"short\"}"
+call 400 POST /users "{\"sid\": \"U${RUN: -10}\", \"username\": \"u$user\", \"password\": \"password\"}"
+check '.detail | test("too easy to guess")'
+call 409 POST /users "{\"sid\": \"V${RUN: -10}\", \"username\": \"${user^^}\", \"password\": \"correct horse\"}"
 call 401 POST /auth/login "{\"username\": \"$user\", \"password\": \"wrong password\"}"
 call 200 POST /auth/login "{\"username\": \"$user\", \"password\": \"correct horse\"}"
 TOKEN=$(field .access_token)
 
 call 200 GET /users/me
 check ".id == $user_id"
-call 200 PATCH "/users/$user_id" "{\"email\": \"new-$user@example.com\"}"
+call 400 PATCH "/users/$user_id" "{\"email\": \"new-$user@example.com\"}"
+check '.detail | test("current_password is required")'
+call 403 PATCH "/users/$user_id" "{\"email\": \"new-$user@example.com\", \"current_password\": \"wrong horse\"}"
+call 200 PATCH "/users/$user_id" "{\"email\": \"new-$user@example.com\", \"current_password\": \"correct horse\"}"
 check ".email == \"new-$user@example.com\""
 
 call 201 POST /orders '{"product_id": 3, "quantity": 3}'
@@ -66,7 +72,10 @@ call 409 DELETE "/orders/$order_id"
 call 200 GET /products/3
 check ".stock == $stock_before"
 
-call 204 DELETE "/users/$user_id"
+call 400 DELETE "/users/$user_id"
+call 403 DELETE "/users/$user_id" '{"current_password": "wrong horse"}'
+call 200 GET /users/me
+call 204 DELETE "/users/$user_id" '{"current_password": "correct horse"}'
 call 401 GET /users/me
 TOKEN=
 call 401 POST /auth/login "{\"username\": \"$user\", \"password\": \"correct horse\"}"

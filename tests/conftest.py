@@ -115,6 +115,11 @@ class Customer:
         headers = {"Authorization": f"Bearer {token or self.token}", **kwargs.pop("headers", {})}
         return self.http.request(method, f"{self.base_url}{path}", headers=headers, **kwargs)
 
+    def deactivate(self, current_password=None):
+        return self.request(
+            "DELETE", "/users/me", json={"current_password": current_password or self.password}
+        )
+
     def cancel_placed_orders(self):
         """Gives back the stock this customer's orders took, so that tests can run again
         and again on the same store without selling it out."""

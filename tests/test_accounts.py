@@ -38,7 +38,11 @@ def test_register_without_email_gives_null_email(http, base_url, email):
 def test_no_response_ever_shows_a_password(customer, database):
     for answer in (
         customer.request("GET", "/users/me"),
-        customer.request("PATCH", "/users/me", json={"email": f"x{customer.email}"}),
+        customer.request(
+            "PATCH",
+            "/users/me",
+            json={"email": f"x{customer.email}", "current_password": customer.password},
+        ),
     ):
         assert "password" not in answer.text and customer.password not in answer.text
     with database.cursor() as cursor:
@@ -96,7 +100,7 @@ def test_login_failures_all_look_the_same(http, base_url, customer):
         f"{base_url}/auth/login",
         json={"username": f"ghost_{uuid.uuid4().hex}", "password": "whatever1"},
     )
-    customer.request("DELETE", "/users/me")
+    assert customer.deactivate().status_code == 204
     deactivated = http.post(
         f"{base_url}/auth/login",
         json={"username": customer.username, "password": customer.password},
@@ -161,7 +165,11 @@ def test_bad_tokens_are_401_with_www_authenticate(http, base_url, customer):
 
 def test_password_change_revokes_old_tokens(customer):
     old_token = customer.token
-    answer = customer.request("PATCH", "/users/me", json={"password": "a new password"})
+    answer = customer.request(
+        "PATCH",
+        "/users/me",
+        json={"password": "a new password", "current_password": customer.password},
+    )
     assert answer.status_code == 200
     assert_unauthorized(customer.request("GET", "/users/me", token=old_token))
     new_token = customer.log_in("a new password")
@@ -169,7 +177,7 @@ def test_password_change_revokes_old_tokens(customer):
 
 
 def test_deactivation_revokes_tokens_and_keeps_names_taken(http, base_url, customer):
-    assert customer.request("DELETE", "/users/me").status_code == 204
+    assert customer.deactivate().status_code == 204
     assert_unauthorized(customer.request("GET", "/users/me"))
     again = http.post(
         f"{base_url}/users",
@@ -205,10 +213,12 @@ def test_update_to_a_taken_username_is_409(customer, new_customer):
 
 def test_another_users_account_is_forbidden(customer, new_customer):
     other = new_customer()
+    # Bodies that would be valid for one's own account: the owner is what is wrong.
+    proof = {"current_password": customer.password}
     for method, kwargs in (
         ("GET", {}),
-        ("PATCH", {"json": {"email": "x@example.com"}}),
-        ("DELETE", {}),
+        ("PATCH", {"json": {"email": "x@example.com", **proof}}),
+        ("DELETE", {"json": proof}),
     ):
         answer = customer.request(method, f"/users/{other.id}", **kwargs)
         assert answer.status_code in (403, 404)

@@ -53,7 +53,14 @@ def test_token_and_account_answers_are_not_cached(http, base_url, customer):
     assert no_store(login)
     assert no_store(customer.request("GET", "/users/me"))
     assert no_store(
-        customer.request("PATCH", "/users/me", json={"email": f"{uuid.uuid4().hex}@example.com"})
+        customer.request(
+            "PATCH",
+            "/users/me",
+            json={
+                "email": f"{uuid.uuid4().hex}@example.com",
+                "current_password": customer.password,
+            },
+        )
     )
     suffix = uuid.uuid4().hex[:12]
     register = http.post(

@@ -97,10 +97,11 @@ def test_a_customer_walks_the_whole_path_through_the_sdk(sdk, base_url):
     cancelled = orders.cancel_order(order.id)
     assert cancelled.status == "cancelled" and cancelled.cancelled_at is not None
 
-    updated = users.update_user("me", client.UserUpdate(email=f"sdk_{suffix}@example.com"))
+    change = client.UserUpdate(email=f"sdk_{suffix}@example.com", current_password=password)
+    updated = users.update_user("me", change)
     assert updated.email == f"sdk_{suffix}@example.com"
 
-    users.deactivate_user("me")
+    users.deactivate_user("me", client.Reauthentication(current_password=password))
     with pytest.raises(client.ApiException) as revoked:
         users.get_user("me")
     assert revoked.value.status == 401

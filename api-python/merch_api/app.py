@@ -8,6 +8,7 @@ import orjson
 from flask import Flask, Response, request
 from flask.json.provider import JSONProvider
 from flask_swagger_ui import get_swaggerui_blueprint
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from merch_api import problems, routes, services
 from merch_api.config import Settings
@@ -53,6 +54,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.after_request(_not_framed)
     routes.add_operations(app, spec)
     _add_docs(app, spec)
+    # The client's address is the one NGINX appends to X-Forwarded-For: replicas are
+    # reachable only through it (loopback locally, the internal network in compose).
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)
     app.wsgi_app = RequestContext(
         app.wsgi_app, instance=settings.instance, submit_log=running.log_shipper.submit
     )

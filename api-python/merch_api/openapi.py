@@ -40,10 +40,19 @@ class RequestRejected(Exception):
 
 
 @dataclass(frozen=True)
+class Schema:
+    """A Schema Object compiled: the validator, and the JSON Schema it checks, whose
+    descriptions explain the rules that have no wording of their own (anyOf, not)."""
+
+    document: dict
+    validator: jsonschema_rs.Draft4Validator
+
+
+@dataclass(frozen=True)
 class PathParameter:
     name: str
     is_integer: bool
-    validator: jsonschema_rs.Draft4Validator
+    schema: Schema
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,7 @@ class Operation:
     needs_token: bool
     path_parameters: tuple[PathParameter, ...]
     query_parameters: frozenset[str]
-    body_validator: jsonschema_rs.Draft4Validator | None
+    body_schema: Schema | None
     body_required: bool
     responses: dict = field(repr=False, hash=False, compare=False)
 
@@ -84,7 +93,7 @@ class Operation:
                         "decimal digits without a sign or leading zeros, e.g. 42",
                     )
                 value = int(value)
-            problem = first_problem(parameter.validator, value)
+            problem = first_problem(parameter.schema, value)
             if problem:
                 raise RequestRejected(400, f"path parameter '{parameter.name}' {problem}")
             values[parameter.name] = value
@@ -100,16 +109,16 @@ class Operation:
             )
 
     def check_body(self, body) -> None:
-        problem = first_problem(self.body_validator, body, where="request body")
+        problem = first_problem(self.body_schema, body, where="request body")
         if problem:
             raise RequestRejected(400, problem)
 
 
-def first_problem(validator, value, where: str = "") -> str | None:
+def first_problem(schema: Schema, value, where: str = "") -> str | None:
     """What is wrong with value, as a person reads it; None when it is valid. Names the
     field and the rule it broke, never the value (it may be a password)."""
     try:
-        error = next(iter(validator.iter_errors(value)), None)
+        error = next(iter(schema.validator.iter_errors(value)), None)
     except ValueError as refused:
         # jsonschema-rs converts the value before it checks it and refuses deep nesting
         # ("Recursion limit reached"); orjson lets up to 1024 levels through.
@@ -120,8 +129,23 @@ def first_problem(validator, value, where: str = "") -> str | None:
         subject = "field '" + ".".join(escape(str(p)) for p in error.instance_path) + "'"
     else:
         subject = where
+    described = _description_of(schema.document, error.schema_path)
+    if described:
+        return f"{subject}: {described}" if subject else described
     rule = _describe(error.kind.name, error.kind.as_dict())
     return f"{subject} {rule}" if subject else rule
+
+
+def _description_of(document: dict, schema_path) -> str | None:
+    """The description of the schema whose combining rule (anyOf, oneOf, not) failed:
+    those have no wording of their own, so the file words them."""
+    *parents, keyword = schema_path
+    if keyword not in ("anyOf", "oneOf", "not"):
+        return None
+    node = document
+    for step in parents:
+        node = node[step]
+    return node.get("description")
 
 
 def _describe(kind: str, facts: dict) -> str:
@@ -205,7 +229,7 @@ class Spec:
                         PathParameter(
                             name=p["name"],
                             is_integer=p["schema"].get("type") == "integer",
-                            validator=compile_schema(p["schema"]),
+                            schema=compile_schema(p["schema"]),
                         )
                         for (where, _), p in parameters.items()
                         if where == "path"
@@ -213,9 +237,7 @@ class Spec:
                     query_parameters=frozenset(
                         name for (where, name) in parameters if where == "query"
                     ),
-                    body_validator=(
-                        compile_schema(body["content"][JSON]["schema"]) if body else None
-                    ),
+                    body_schema=(compile_schema(body["content"][JSON]["schema"]) if body else None),
                     body_required=bool(body and body.get("required")),
                     responses=operation["responses"],
                 )
@@ -244,11 +266,11 @@ def json_schema(schema):
     return converted
 
 
-def compile_schema(schema) -> jsonschema_rs.Draft4Validator:
+def compile_schema(schema) -> Schema:
+    document = json_schema(schema)
     # OpenAPI's own formats (int32, password) are documentation; draft 4's (email,
     # date-time) are checked.
-    return jsonschema_rs.Draft4Validator(
-        json_schema(schema),
-        validate_formats=True,
-        ignore_unknown_formats=True,
+    validator = jsonschema_rs.Draft4Validator(
+        document, validate_formats=True, ignore_unknown_formats=True
     )
+    return Schema(document, validator)

@@ -3,9 +3,12 @@ place: problems the handlers raise, requests the OpenAPI file rejects, routing e
 DB service errors and bugs."""
 
 import logging
+import math
 
 import grpc
-from flask import Response, current_app, g, request
+from flask import Response, current_app, request
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from merch_api.openapi import RequestRejected
@@ -15,14 +18,13 @@ log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
 _UNEXPECTED = "the store failed unexpectedly; report the X-Request-ID of this response"
 
-# What a DB service status means to a REST client. PERMISSION_DENIED (only for another
-# user's order) reads exactly like the DB service's NOT_FOUND for an unknown order, so
-# order ids reveal nothing about other users.
+# What a DB service status means to a REST client. RESOURCE_EXHAUSTED with a RetryInfo
+# (failed logins) is a 429; without one, an overloaded service, a 503.
 _HTTP_STATUS = {
     grpc.StatusCode.INVALID_ARGUMENT: 400,
     grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
     grpc.StatusCode.NOT_FOUND: 404,
-    grpc.StatusCode.PERMISSION_DENIED: 404,
     grpc.StatusCode.ALREADY_EXISTS: 409,
     grpc.StatusCode.FAILED_PRECONDITION: 409,
     grpc.StatusCode.UNAVAILABLE: 503,
@@ -39,6 +41,7 @@ _TITLE = {
     409: "Conflict",
     413: "Content Too Large",
     415: "Unsupported Media Type",
+    429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",
     504: "Gateway Timeout",
@@ -113,10 +116,13 @@ def from_http_exception(error: HTTPException) -> Response:
 def from_rpc_error(error: grpc.RpcError) -> Response:
     code = error.code()
     status = _HTTP_STATUS.get(code, 500)
-    if code is grpc.StatusCode.PERMISSION_DENIED:
-        # The parsed id, never the raw path segment: "07" and "7" must not read differently.
-        detail = f"order {g.path_values['id']} does not exist"
-    elif status == 503:
+    wait = _retry_after(error) if code is grpc.StatusCode.RESOURCE_EXHAUSTED else None
+    if wait is not None:
+        # RFC 9110: whole seconds; rounded up, so a client that waits them is let in.
+        seconds = max(1, math.ceil(wait))
+        detail = f"{error.details()} (about {seconds} s; see Retry-After)"
+        return response(429, detail, {"Retry-After": str(seconds)})
+    if status == 503:
         detail = "the store's database service is not answering; try again in a few seconds"
     elif status == 504:
         detail = "the store's database service did not answer in time; try again"
@@ -131,6 +137,17 @@ def from_rpc_error(error: grpc.RpcError) -> Response:
         # A revoked token found by the DB service, or a failed login: RFC 9110's 401.
         return from_problem(unauthorized(detail))
     return response(status, detail)
+
+
+def _retry_after(error: grpc.RpcError) -> float | None:
+    """The seconds of the call's google.rpc.RetryInfo detail; None without one."""
+    details = rpc_status.from_call(error)
+    for detail in details.details if details else ():
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            return info.retry_delay.ToTimedelta().total_seconds()
+    return None
 
 
 def from_unexpected(error: Exception) -> Response:

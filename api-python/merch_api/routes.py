@@ -76,8 +76,8 @@ def _view(operation: Operation, handler):
         g.path_values = operation.parse_path(raw_path)
         arguments.update(g.path_values)
         operation.check_query(request.args.keys())
-        if operation.body_validator is not None:
-            body = _json_body(operation.body_required)
+        if operation.body_schema is not None:
+            body = _json_body(operation)
             operation.check_body(body)
             arguments["body"] = body
         return handler(**arguments)
@@ -86,13 +86,15 @@ def _view(operation: Operation, handler):
     return view
 
 
-def _json_body(required: bool):
+def _json_body(operation: Operation):
     data = request.get_data(cache=False)  # at most MAX_CONTENT_LENGTH, else a 413
     if not data and not request.mimetype:
-        if required:
+        if operation.body_required:
+            fields = operation.body_schema.document.get("required")
+            wanted = f"a JSON body with {', '.join(fields)}" if fields else "a JSON body"
             raise RequestRejected(
                 400,
-                "this operation needs a JSON body; send one with Content-Type: application/json",
+                f"this operation needs {wanted}; send it with Content-Type: application/json",
             )
         return None
     # werkzeug lowercases the media type and sets its parameters (charset) apart.

@@ -1,12 +1,15 @@
+from flask import request
 from merchstore.db.v1 import user_pb2
 
 from merch_api import representations
 from merch_api.auth import issue_token
 from merch_api.handlers import call_db, created, db
+from merch_api.passwords import check_new_password
 from merch_api.problems import forbidden
 
 
 def register(body: dict):
+    check_new_password("password", body["password"])
     # "email": null means no email, like leaving it out.
     fields = {name: value for name, value in body.items() if value is not None}
     answer = call_db(db().users.CreateUser, user_pb2.CreateUserRequest(**fields))
@@ -17,7 +20,13 @@ def register(body: dict):
 def login(body: dict):
     answer = call_db(
         db().users.VerifyCredentials,
-        user_pb2.VerifyCredentialsRequest(username=body["username"], password=body["password"]),
+        user_pb2.VerifyCredentialsRequest(
+            username=body["username"],
+            password=body["password"],
+            # The caller's address as NGINX saw it (ProxyFix): failed logins from one
+            # address are counted and throttled too.
+            client_address=request.remote_addr or "",
+        ),
     )
     return issue_token(answer.user)
 
@@ -28,13 +37,17 @@ def get_user(id: str, user):
 
 def update_user(id: str, body: dict, user):
     me = _own_account(id, user)
+    check_new_password("password", body.get("password"))
     answer = call_db(db().users.UpdateUser, user_pb2.UpdateUserRequest(id=me.id, **body))
     return representations.user(answer.user)
 
 
-def deactivate_user(id: str, user):
+def deactivate_user(id: str, body: dict, user):
     me = _own_account(id, user)
-    call_db(db().users.DeactivateUser, user_pb2.DeactivateUserRequest(id=me.id))
+    call_db(
+        db().users.DeactivateUser,
+        user_pb2.DeactivateUserRequest(id=me.id, current_password=body["current_password"]),
+    )
     return "", 204
 
 

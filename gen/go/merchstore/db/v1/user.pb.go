@@ -666,13 +666,12 @@ const file_merchstore_db_v1_user_proto_rawDesc = "" +
 	"\x0eGetUserRequest\x12\x17\n" +
 	"\x02id\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x02id\"=\n" +
 	"\x0fGetUserResponse\x12*\n" +
-	"\x04user\x18\x01 \x01(\v2\x16.merchstore.db.v1.UserR\x04user\"\x9c\x01\n" +
+	"\x04user\x18\x01 \x01(\v2\x16.merchstore.db.v1.UserR\x04user\"\x9e\x01\n" +
 	"\x18VerifyCredentialsRequest\x12%\n" +
 	"\busername\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x182R\busername\x12&\n" +
 	"\bpassword\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\bpassword\x121\n" +
-	"\x0eclient_address\x18\x03 \x01(\tB\n" +
-	"\xbaH\a\xd8\x01\x01r\x02p\x01R\rclientAddress\"G\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\bpassword\x123\n" +
+	"\x0eclient_address\x18\x03 \x01(\tB\f\xbaH\t\xd8\x01\x01r\x04\x18-p\x01R\rclientAddress\"G\n" +
 	"\x19VerifyCredentialsResponse\x12*\n" +
 	"\x04user\x18\x01 \x01(\v2\x16.merchstore.db.v1.UserR\x04user\"\x82\x06\n" +
 	"\x11UpdateUserRequest\x12\x17\n" +

@@ -1,0 +1,148 @@
+"""Accounts under attack, through NGINX: throttled logins, re-authentication for the
+changes a stolen token must not make, names unique whatever their case, and common
+passwords refused. The throttle's numbers are the store's own (.env's LOGIN_*)."""
+
+import os
+import time
+import uuid
+
+import pytest
+from checks import assert_problem, assert_unauthorized
+
+MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
+
+
+def log_in(http, base_url, username, password):
+    return http.post(f"{base_url}/auth/login", json={"username": username, "password": password})
+
+
+def assert_waits(answer) -> int:
+    """The answer is a 429 problem with Retry-After; returns its seconds."""
+    assert_problem(answer, 429)
+    seconds = answer.headers["Retry-After"]
+    assert seconds.isdigit() and int(seconds) >= 1, seconds
+    return int(seconds)
+
+
+def test_failed_logins_make_the_account_wait_longer_and_longer(http, base_url, new_customer):
+    victim, bystander = new_customer(), new_customer()
+    replicas = set()
+    for _ in range(MAX_FAILURES):
+        guess = log_in(http, base_url, victim.username, "a wrong guess")
+        assert_unauthorized(guess)
+        replicas.add(guess.headers["X-Served-By"])
+    # The count is the store's, not a replica's: the guesses went to both.
+    assert len(replicas) == 2, replicas
+
+    first_wait = assert_waits(log_in(http, base_url, victim.username, "a wrong guess"))
+    # While it waits, even the right password is refused, in any letter case.
+    assert_waits(log_in(http, base_url, victim.username, victim.password))
+    assert_waits(log_in(http, base_url, victim.username.upper(), victim.password))
+    # Another account, from the same client, is not slowed.
+    assert log_in(http, base_url, bystander.username, bystander.password).status_code == 200
+
+    time.sleep(first_wait)
+    assert_unauthorized(log_in(http, base_url, victim.username, "a wrong guess"))
+    second_wait = assert_waits(log_in(http, base_url, victim.username, victim.password))
+    assert second_wait > first_wait
+
+    time.sleep(second_wait)
+    assert log_in(http, base_url, victim.username, victim.password).status_code == 200
+    # The right password ended the run: one failure does not wait.
+    assert_unauthorized(log_in(http, base_url, victim.username, "a wrong guess"))
+    assert log_in(http, base_url, victim.username, victim.password).status_code == 200
+
+
+def test_an_unknown_username_waits_like_a_known_one(http, base_url):
+    """Whether the account exists does not show in when the waiting starts."""
+    ghost = f"ghost_{uuid.uuid4().hex[:12]}"
+    for _ in range(MAX_FAILURES):
+        assert_unauthorized(log_in(http, base_url, ghost, "a wrong guess"))
+    assert_waits(log_in(http, base_url, ghost, "a wrong guess"))
+
+
+def unchanged(customer):
+    """The account and its token are as they were: the token works, the password logs
+    in, the email is the one it registered with."""
+    me = customer.request("GET", "/users/me")
+    assert me.status_code == 200 and me.json() == customer.user
+    assert customer.log_in() and customer.user["email"] == customer.email
+
+
+@pytest.mark.parametrize("field", ["password", "email"])
+def test_changing_password_or_email_takes_the_current_password(customer, field):
+    change = {field: f"brand-new-{uuid.uuid4().hex[:8]}@example.org"}
+    missing = assert_problem(customer.request("PATCH", "/users/me", json=change), 400)
+    assert "current_password" in missing["detail"]
+    unchanged(customer)
+
+    wrong = customer.request("PATCH", "/users/me", json={**change, "current_password": "nope!"})
+    assert "current_password" in assert_problem(wrong, 403)["detail"]
+    unchanged(customer)
+
+    right = customer.request(
+        "PATCH", "/users/me", json={**change, "current_password": customer.password}
+    )
+    assert right.status_code == 200, right.text
+
+
+def test_deactivating_takes_the_current_password(customer):
+    assert "current_password" in assert_problem(customer.request("DELETE", "/users/me"), 400)[
+        "detail"
+    ]
+    assert_problem(customer.deactivate(current_password="not my password"), 403)
+    unchanged(customer)
+    assert customer.deactivate().status_code == 204
+    assert_unauthorized(customer.request("GET", "/users/me"))
+
+
+def test_wrong_current_passwords_count_as_failed_logins(http, base_url, customer):
+    """A stolen token is no way around the login throttle."""
+    for _ in range(MAX_FAILURES):
+        assert_problem(customer.deactivate(current_password="a guess"), 403)
+    assert_waits(customer.deactivate())
+    assert_waits(log_in(http, base_url, customer.username, customer.password))
+    assert customer.request("GET", "/users/me").json() == customer.user
+
+
+def test_names_are_taken_whatever_their_case(http, base_url, customer):
+    suffix = uuid.uuid4().hex[:12]
+    for field, value in (
+        ("username", customer.username.upper()),
+        ("email", customer.email.title()),
+    ):
+        body = {
+            "sid": suffix,
+            "username": f"other_{suffix}",
+            "email": f"other_{suffix}@example.com",
+            "password": "correct horse 2",
+            field: value,
+        }
+        answer = http.post(f"{base_url}/users", json=body)
+        assert field in assert_problem(answer, 409)["detail"]
+    renamed = customer.request("PATCH", "/users/me", json={"username": customer.username.title()})
+    # Your own name in another case is still yours.
+    assert renamed.status_code == 200 and renamed.json()["username"] == customer.username.title()
+    assert log_in(http, base_url, customer.username.upper(), customer.password).status_code == 200
+
+
+@pytest.mark.parametrize("password", ["password", "12345678", "00000000", "qwerty123", "Password1"])
+def test_common_passwords_are_refused_naming_the_rule(http, base_url, customer, password):
+    suffix = uuid.uuid4().hex[:12]
+    registration = http.post(
+        f"{base_url}/users",
+        json={"sid": suffix, "username": f"weak_{suffix}", "password": password},
+    )
+    detail = assert_problem(registration, 400)["detail"]
+    assert "too easy to guess" in detail
+    # The rule, never the value: every weak password gets the same words.
+    other = http.post(
+        f"{base_url}/users",
+        json={"sid": suffix, "username": f"weak_{suffix}", "password": "iloveyou"},
+    )
+    assert assert_problem(other, 400)["detail"] == detail
+    change = customer.request(
+        "PATCH", "/users/me", json={"password": password, "current_password": customer.password}
+    )
+    assert "too easy to guess" in assert_problem(change, 400)["detail"]
+    unchanged(customer)
