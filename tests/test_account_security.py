@@ -87,9 +87,9 @@ def test_changing_password_or_email_takes_the_current_password(customer, field):
 
 
 def test_deactivating_takes_the_current_password(customer):
-    assert "current_password" in assert_problem(customer.request("DELETE", "/users/me"), 400)[
-        "detail"
-    ]
+    assert (
+        "current_password" in assert_problem(customer.request("DELETE", "/users/me"), 400)["detail"]
+    )
     assert_problem(customer.deactivate(current_password="not my password"), 403)
     unchanged(customer)
     assert customer.deactivate().status_code == 204
