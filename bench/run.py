@@ -3,6 +3,7 @@
 Each step drives registry tools and parses what they print (loadgen.py):
 
     store.py     wrk through NGINX, as a customer meets the store
+    logins.py    wrk on POST /auth/login: the right password, and a throttled username
     floor.py     wrk on api-1 against a minimal Flask app served the same way
     ceilings.py  a static NGINX (HTTP), ghz on the DB service (gRPC), pgbench with its
                  SQL, ghz on a second DB service that connects per call
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import ceilings
 import floor
+import logins
 import store
 from gobench import run_go_bench
 from loadgen import ENV, ROOT, STATE
@@ -67,7 +69,7 @@ def main():
     parser.add_argument(
         "--skip",
         default=ENV.get("BENCH_SKIP", ""),
-        help="comma list of: api,floor,http,grpc,sql,cpc,log",
+        help="comma list of: api,login,floor,http,grpc,sql,cpc,log",
     )
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
@@ -80,6 +82,7 @@ def main():
 
     steps = {
         "api": store.steps(levels),
+        "login": logins.steps(levels),
         "floor": floor.steps(floor_levels),
         "http": len(levels),
         "grpc": len(ceilings.GRPC_CASES) * len(levels),
@@ -95,6 +98,8 @@ def main():
     try:
         if "api" not in skip:
             rows += store.measure(base, user, levels, d, progress)
+        if "login" not in skip:
+            rows += logins.measure(base, user, levels, d, progress)
         if "floor" not in skip:
             floor_result = floor.measure(floor_levels, d, progress)
         if "http" not in skip:

@@ -22,7 +22,7 @@ class BenchUser:
         self.http = requests.Session()
         suffix = uuid.uuid4().hex[:12]
         self.username = f"bench_{suffix}"
-        password = uuid.uuid4().hex
+        self.password = password = uuid.uuid4().hex
         answer = self.http.post(
             f"{base_url}/users",
             json={
@@ -49,7 +49,11 @@ class BenchUser:
         return len(left)
 
     def deactivate(self):
-        self.http.delete(f"{self.base_url}/users/{self.id}", headers=self.headers)
+        self.http.delete(
+            f"{self.base_url}/users/{self.id}",
+            headers=self.headers,
+            json={"current_password": self.password},
+        )
 
 
 def steps(levels):

@@ -1,8 +1,9 @@
 -- Shared by the wrk scripts: prints one JSON line that bench/run.py parses.
 local M = {}
 
-function M.done(summary, latency, requests)
-  local non2xx = summary.errors.status
+-- unexpected: the script's own count of wrong answers, when 2xx is not what it expects.
+function M.done(summary, latency, requests, unexpected)
+  local non2xx = unexpected or summary.errors.status
   local socket = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
   io.write(string.format(
     'WRK_JSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "non2xx": %d, "socket_errors": %d}\n',
