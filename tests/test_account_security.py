@@ -2,9 +2,12 @@
 changes a stolen token must not make, names unique whatever their case, and common
 passwords refused. The throttle's numbers are the store's own (.env's LOGIN_*)."""
 
+import http.client
+import json
 import os
 import time
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from checks import assert_problem, assert_unauthorized
@@ -14,6 +17,23 @@ MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
 
 def log_in(http, base_url, username, password):
     return http.post(f"{base_url}/auth/login", json={"username": username, "password": password})
+
+
+def log_in_from(base_url, source_address, username, password) -> int:
+    """The status of a login sent from another loopback address (the whole of 127/8
+    is this machine), as a second client would send it."""
+    where = urlsplit(base_url)
+    connection = http.client.HTTPConnection(
+        where.hostname, where.port, timeout=10, source_address=(source_address, 0)
+    )
+    try:
+        body = json.dumps({"username": username, "password": password})
+        connection.request(
+            "POST", "/auth/login", body, headers={"Content-Type": "application/json"}
+        )
+        return connection.getresponse().status
+    finally:
+        connection.close()
 
 
 def assert_waits(answer) -> int:
@@ -38,8 +58,10 @@ def test_failed_logins_make_the_account_wait_longer_and_longer(http, base_url, n
     # While it waits, even the right password is refused, in any letter case.
     assert_waits(log_in(http, base_url, victim.username, victim.password))
     assert_waits(log_in(http, base_url, victim.username.upper(), victim.password))
-    # Another account, from the same client, is not slowed.
+    # Another account, from the same client, is not slowed; nor is the owner, from
+    # another address.
     assert log_in(http, base_url, bystander.username, bystander.password).status_code == 200
+    assert log_in_from(base_url, "127.0.0.2", victim.username, victim.password) == 200
 
     time.sleep(first_wait)
     assert_unauthorized(log_in(http, base_url, victim.username, "a wrong guess"))

@@ -71,15 +71,17 @@ LIMITS = [
     ("GetUserRequest.id", None),
     ("VerifyCredentialsRequest.username", "LoginRequest.username"),
     ("VerifyCredentialsRequest.password", "LoginRequest.password"),
-    # Set by the API from the connection (NGINX's X-Forwarded-For), never by a client.
+    # client_address: set by the API from the connection (NGINX's X-Forwarded-For).
     ("VerifyCredentialsRequest.client_address", None),
     ("UpdateUserRequest.id", None),
     ("UpdateUserRequest.username", "UserUpdate.username"),
     ("UpdateUserRequest.email", "UserUpdate.email"),
     ("UpdateUserRequest.password", "UserUpdate.password"),
     ("UpdateUserRequest.current_password", "UserUpdate.current_password"),
+    ("UpdateUserRequest.client_address", None),
     ("DeactivateUserRequest.id", None),
     ("DeactivateUserRequest.current_password", "Reauthentication.current_password"),
+    ("DeactivateUserRequest.client_address", None),
     ("GetProductRequest.id", "parameters.Id"),
     ("CreateOrderRequest.user_id", None),
     ("CreateOrderRequest.product_id", "NewOrder.product_id"),

@@ -23,9 +23,7 @@ def login(body: dict):
         user_pb2.VerifyCredentialsRequest(
             username=body["username"],
             password=body["password"],
-            # The caller's address as NGINX saw it (ProxyFix): failed logins from one
-            # address are counted and throttled too.
-            client_address=request.remote_addr or "",
+            client_address=_client_address(),
         ),
     )
     return issue_token(answer.user)
@@ -38,7 +36,10 @@ def get_user(id: str, user):
 def update_user(id: str, body: dict, user):
     me = _own_account(id, user)
     check_new_password("password", body.get("password"))
-    answer = call_db(db().users.UpdateUser, user_pb2.UpdateUserRequest(id=me.id, **body))
+    answer = call_db(
+        db().users.UpdateUser,
+        user_pb2.UpdateUserRequest(id=me.id, client_address=_client_address(), **body),
+    )
     return representations.user(answer.user)
 
 
@@ -46,9 +47,17 @@ def deactivate_user(id: str, body: dict, user):
     me = _own_account(id, user)
     call_db(
         db().users.DeactivateUser,
-        user_pb2.DeactivateUserRequest(id=me.id, current_password=body["current_password"]),
+        user_pb2.DeactivateUserRequest(
+            id=me.id, current_password=body["current_password"], client_address=_client_address()
+        ),
     )
     return "", 204
+
+
+def _client_address() -> str:
+    """The caller's address as NGINX saw it (ProxyFix): failed logins and wrong current
+    passwords are counted per username from each address."""
+    return request.remote_addr or ""
 
 
 def _own_account(path_id: str, me):

@@ -43,8 +43,8 @@ func run(logger *slog.Logger) error {
 		AcquireTimeout: cfg.AcquireTimeout,
 		ConnectPerCall: cfg.ConnectPerCall,
 		Throttle: store.Throttle{
-			AccountFailures: cfg.LoginMaxFailures,
-			ClientFailures:  cfg.LoginClientMaxFailures,
+			AddressFailures: cfg.LoginMaxFailures,
+			AccountFailures: cfg.LoginAccountMaxFailures,
 			BaseWait:        cfg.LoginBaseWait,
 			MaxWait:         cfg.LoginMaxWait,
 			Window:          cfg.LoginFailureWindow,

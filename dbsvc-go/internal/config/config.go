@@ -41,14 +41,15 @@ type Config struct {
 	// that measures what the pool is worth.
 	ConnectPerCall bool // DBSVC_CONNECT_PER_CALL
 
-	// Failed logins: how many in a row (per username, per client address) before
-	// the next attempts wait, the first wait (doubling with each further failure),
-	// its ceiling, and how far apart failures may be and still count as a run.
-	LoginMaxFailures       int           // LOGIN_MAX_FAILURES
-	LoginClientMaxFailures int           // LOGIN_CLIENT_MAX_FAILURES
-	LoginBaseWait          time.Duration // LOGIN_THROTTLE_BASE_WAIT
-	LoginMaxWait           time.Duration // LOGIN_THROTTLE_MAX_WAIT
-	LoginFailureWindow     time.Duration // LOGIN_FAILURE_WINDOW
+	// Failed logins: how many in a row (of a username from one client address, and
+	// from all addresses) before the next attempts wait, the first wait (doubling
+	// with each further failure), its ceiling, and how far apart failures may be and
+	// still count as a run.
+	LoginMaxFailures        int           // LOGIN_MAX_FAILURES
+	LoginAccountMaxFailures int           // LOGIN_ACCOUNT_MAX_FAILURES
+	LoginBaseWait           time.Duration // LOGIN_THROTTLE_BASE_WAIT
+	LoginMaxWait            time.Duration // LOGIN_THROTTLE_MAX_WAIT
+	LoginFailureWindow      time.Duration // LOGIN_FAILURE_WINDOW
 
 	// How long SIGTERM waits for calls in flight. Below docker's 10 s stop
 	// grace period, so the pool and the log shipper are closed before SIGKILL.
@@ -94,7 +95,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if cfg.LoginMaxFailures, err = integer(getenv, "LOGIN_MAX_FAILURES", 5, 1, 1000); err != nil {
 		return Config{}, err
 	}
-	if cfg.LoginClientMaxFailures, err = integer(getenv, "LOGIN_CLIENT_MAX_FAILURES", 50, 1, 100000); err != nil {
+	if cfg.LoginAccountMaxFailures, err = integer(getenv, "LOGIN_ACCOUNT_MAX_FAILURES", 20, 1, 100000); err != nil {
 		return Config{}, err
 	}
 	durations := []struct {

@@ -148,7 +148,7 @@ func (s *server) VerifyCredentials(ctx context.Context, req *dbv1.VerifyCredenti
 }
 
 func (s *server) UpdateUser(ctx context.Context, req *dbv1.UpdateUserRequest) (*dbv1.UpdateUserResponse, error) {
-	u, err := s.store.UpdateUser(ctx, req.GetId(), store.UserChanges{Username: req.Username, Email: req.Email, Password: req.Password, CurrentPassword: req.CurrentPassword})
+	u, err := s.store.UpdateUser(ctx, req.GetId(), store.UserChanges{Username: req.Username, Email: req.Email, Password: req.Password, CurrentPassword: req.CurrentPassword, ClientAddress: req.GetClientAddress()})
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func (s *server) UpdateUser(ctx context.Context, req *dbv1.UpdateUserRequest) (*
 }
 
 func (s *server) DeactivateUser(ctx context.Context, req *dbv1.DeactivateUserRequest) (*dbv1.DeactivateUserResponse, error) {
-	if err := s.store.DeactivateUser(ctx, req.GetId(), req.GetCurrentPassword()); err != nil {
+	if err := s.store.DeactivateUser(ctx, req.GetId(), req.GetCurrentPassword(), req.GetClientAddress()); err != nil {
 		return nil, err
 	}
 	s.written(ctx, "user %d deactivated", req.GetId())

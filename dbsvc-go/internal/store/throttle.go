@@ -12,16 +12,20 @@ import (
 // Throttle says when failed logins start to wait, and for how long. The counts
 // live in PostgreSQL (login_throttle), so that they hold across every replica of
 // the API and of this service.
+//
+// Failures are counted per username from one client address, and per username from
+// all addresses together, never per address alone: a successful login of another
+// account is never slowed by someone else's failures, even from a shared address.
 type Throttle struct {
-	// Consecutive failures of one username before it waits; while it waits even
-	// the right password is refused, so guessing costs the guesser time, not the
-	// store CPU (a refused attempt hashes nothing).
+	// Consecutive failures of one username from one address before that username
+	// waits for that address; while it waits even the right password is refused,
+	// so guessing costs the guesser time, not the store CPU (a refused attempt
+	// hashes nothing).
+	AddressFailures int
+	// Consecutive failures of one username from all addresses together before it
+	// waits for everyone: guesses spread over many addresses. Higher than
+	// AddressFailures, so that one guesser cannot lock the owner out at once.
 	AccountFailures int
-	// Consecutive failures from one client address, over any usernames, before it
-	// waits: one client cannot try a password on many accounts. Higher than
-	// AccountFailures, because many people can share an address. A successful login
-	// from the address ends the run.
-	ClientFailures int
 	// The first wait; each further failure doubles it, up to MaxWait.
 	BaseWait time.Duration
 	MaxWait  time.Duration
@@ -30,7 +34,7 @@ type Throttle struct {
 }
 
 // DefaultThrottle is what the contract asks for when nothing is configured.
-var DefaultThrottle = Throttle{AccountFailures: 5, ClientFailures: 50, BaseWait: time.Second, MaxWait: 15 * time.Minute, Window: 15 * time.Minute}
+var DefaultThrottle = Throttle{AddressFailures: 5, AccountFailures: 20, BaseWait: time.Second, MaxWait: 15 * time.Minute, Window: 15 * time.Minute}
 
 // throttleKey is one row of login_throttle and the failures after which it waits.
 type throttleKey struct {
@@ -38,17 +42,15 @@ type throttleKey struct {
 	threshold int
 }
 
-func (s *Store) accountKey(username string) throttleKey {
+// loginKeys are the counts a login of username from clientAddress (empty: unknown)
+// adds to when it fails.
+func (s *Store) loginKeys(username, clientAddress string) []throttleKey {
 	// Usernames are one name whatever their case, and so are their failures. A NUL
 	// (which no username has, and PostgreSQL text cannot hold) is written out.
-	name := strings.ReplaceAll(strings.ToLower(username), "\x00", `\x00`)
-	return throttleKey{"account:" + name, s.throttle.AccountFailures}
-}
-
-func (s *Store) loginKeys(username, clientAddress string) []throttleKey {
-	keys := []throttleKey{s.accountKey(username)}
+	account := "account:" + strings.ReplaceAll(strings.ToLower(username), "\x00", `\x00`)
+	keys := []throttleKey{{account, s.throttle.AccountFailures}}
 	if clientAddress != "" {
-		keys = append(keys, throttleKey{"client:" + clientAddress, s.throttle.ClientFailures})
+		keys = append(keys, throttleKey{account + " from:" + clientAddress, s.throttle.AddressFailures})
 	}
 	return keys
 }
@@ -72,7 +74,7 @@ func refuseIfWaiting(ctx context.Context, conn *pgx.Conn, keys []throttleKey) er
 	wait := time.Duration(*left * float64(time.Second))
 	return &Error{
 		Kind:       Throttled,
-		Message:    "too many failed logins for this account or from this address; wait before trying again",
+		Message:    "too many failed logins for this username; wait before trying again",
 		RetryAfter: wait,
 	}
 }

@@ -69,7 +69,8 @@ func (s *Store) GetUser(ctx context.Context, id int32) (*dbv1.User, error) {
 // case) and password. Every failure is the same errBadCredentials after the same
 // work (one argon2 hash), so neither the answer nor its timing tells whether the
 // username exists; every failure counts against the username and the client
-// address, and while either waits the answer is Throttled, with no hash at all.
+// address (see Throttle), and while it waits the answer is Throttled, with no hash
+// at all.
 func (s *Store) VerifyCredentials(ctx context.Context, username, password, clientAddress string) (*dbv1.User, error) {
 	keys := s.loginKeys(username, clientAddress)
 	var (
@@ -110,9 +111,10 @@ func (s *Store) VerifyCredentials(ctx context.Context, username, password, clien
 
 // reauthenticate checks that currentPassword is active user id's password before a
 // change that takes it, with the throttle of the user's logins: a wrong one counts
-// as a failed login. It returns the hash it checked, which the change then requires
-// to be unchanged, so that a password changed in between is not overruled.
-func (s *Store) reauthenticate(ctx context.Context, id int32, currentPassword string) (string, error) {
+// as a failed login from clientAddress. It returns the hash it checked, which the
+// change then requires to be unchanged, so that a password changed in between is not
+// overruled.
+func (s *Store) reauthenticate(ctx context.Context, id int32, currentPassword, clientAddress string) (string, error) {
 	var username, hash string
 	err := s.withConn(ctx, func(conn *pgx.Conn) error {
 		err := conn.QueryRow(ctx, `SELECT username, password_hash FROM users WHERE id = $1 AND active`, id).Scan(&username, &hash)
@@ -122,7 +124,7 @@ func (s *Store) reauthenticate(ctx context.Context, id int32, currentPassword st
 		if err != nil {
 			return err
 		}
-		return refuseIfWaiting(ctx, conn, []throttleKey{s.accountKey(username)})
+		return refuseIfWaiting(ctx, conn, s.loginKeys(username, clientAddress))
 	})
 	if err != nil {
 		return "", err
@@ -131,7 +133,7 @@ func (s *Store) reauthenticate(ctx context.Context, id int32, currentPassword st
 	if err != nil {
 		return "", err
 	}
-	keys := []throttleKey{s.accountKey(username)}
+	keys := s.loginKeys(username, clientAddress)
 	if ok {
 		return hash, s.withConn(ctx, func(conn *pgx.Conn) error { return forgive(ctx, conn, keys) })
 	}
@@ -149,6 +151,8 @@ type UserChanges struct {
 	// CurrentPassword proves the change; required (by the request's rules) to
 	// change Email or Password.
 	CurrentPassword *string
+	// ClientAddress is where the change comes from, for the throttle; may be empty.
+	ClientAddress string
 }
 
 // UpdateUser changes an active user. A new password is hashed and bumps
@@ -156,7 +160,7 @@ type UserChanges struct {
 func (s *Store) UpdateUser(ctx context.Context, id int32, ch UserChanges) (*dbv1.User, error) {
 	var provenHash *string
 	if ch.CurrentPassword != nil {
-		h, err := s.reauthenticate(ctx, id, *ch.CurrentPassword)
+		h, err := s.reauthenticate(ctx, id, *ch.CurrentPassword, ch.ClientAddress)
 		if err != nil {
 			return nil, err
 		}
@@ -192,8 +196,8 @@ func (s *Store) UpdateUser(ctx context.Context, id int32, ch UserChanges) (*dbv1
 // DeactivateUser keeps the row (its username, sid and email stay taken, its
 // orders keep their owner) but ends its logins and tokens. It takes the user's
 // current password.
-func (s *Store) DeactivateUser(ctx context.Context, id int32, currentPassword string) error {
-	provenHash, err := s.reauthenticate(ctx, id, currentPassword)
+func (s *Store) DeactivateUser(ctx context.Context, id int32, currentPassword, clientAddress string) error {
+	provenHash, err := s.reauthenticate(ctx, id, currentPassword, clientAddress)
 	if err != nil {
 		return err
 	}

@@ -83,9 +83,10 @@ class UserServiceServicer:
     def VerifyCredentials(self, request, context):
         """Checks a username and password. An unknown user, a wrong password and a
         deactivated user all answer UNAUTHENTICATED with the same detail, and count as a
-        failed login of the username (and of the client). After a few consecutive
-        failures the username (or client) waits: RESOURCE_EXHAUSTED with a
-        google.rpc.RetryInfo detail, before any password is checked.
+        failed login of the username from the client address. After a few consecutive
+        failures from one address (or more from all addresses together) the username
+        waits: RESOURCE_EXHAUSTED with a google.rpc.RetryInfo detail, before any
+        password is checked. Other usernames never wait for it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -325,8 +325,8 @@ type VerifyCredentialsRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Username string                 `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
 	Password string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
-	// The address of the client that asked (the API's caller), whose failed logins are
-	// counted too; empty when unknown.
+	// The address of the client that asked (the API's caller); failed logins are
+	// counted per username and per username from this address. Empty when unknown.
 	ClientAddress string `protobuf:"bytes,3,opt,name=client_address,json=clientAddress,proto3" json:"client_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -429,7 +429,7 @@ func (x *VerifyCredentialsResponse) GetUser() *User {
 
 // Only the fields that are set change; at least one must be set. Changing the
 // password or the email takes the user's current password: a wrong one is
-// PERMISSION_DENIED and counts as a failed login of the user.
+// PERMISSION_DENIED and counts as a failed login of the user from client_address.
 type UpdateUserRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Id              int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -437,8 +437,11 @@ type UpdateUserRequest struct {
 	Email           *string                `protobuf:"bytes,3,opt,name=email,proto3,oneof" json:"email,omitempty"`
 	Password        *string                `protobuf:"bytes,4,opt,name=password,proto3,oneof" json:"password,omitempty"`
 	CurrentPassword *string                `protobuf:"bytes,5,opt,name=current_password,json=currentPassword,proto3,oneof" json:"current_password,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The address of the client that asked (the API's caller); failed logins are
+	// counted per username and per username from this address. Empty when unknown.
+	ClientAddress string `protobuf:"bytes,6,opt,name=client_address,json=clientAddress,proto3" json:"client_address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateUserRequest) Reset() {
@@ -506,6 +509,13 @@ func (x *UpdateUserRequest) GetCurrentPassword() string {
 	return ""
 }
 
+func (x *UpdateUserRequest) GetClientAddress() string {
+	if x != nil {
+		return x.ClientAddress
+	}
+	return ""
+}
+
 type UpdateUserResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
@@ -555,8 +565,11 @@ type DeactivateUserRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Id              int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	CurrentPassword string                 `protobuf:"bytes,2,opt,name=current_password,json=currentPassword,proto3" json:"current_password,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The address of the client that asked (the API's caller); failed logins are
+	// counted per username and per username from this address. Empty when unknown.
+	ClientAddress string `protobuf:"bytes,3,opt,name=client_address,json=clientAddress,proto3" json:"client_address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeactivateUserRequest) Reset() {
@@ -599,6 +612,13 @@ func (x *DeactivateUserRequest) GetId() int32 {
 func (x *DeactivateUserRequest) GetCurrentPassword() string {
 	if x != nil {
 		return x.CurrentPassword
+	}
+	return ""
+}
+
+func (x *DeactivateUserRequest) GetClientAddress() string {
+	if x != nil {
+		return x.ClientAddress
 	}
 	return ""
 }
@@ -673,7 +693,7 @@ const file_merchstore_db_v1_user_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\bpassword\x123\n" +
 	"\x0eclient_address\x18\x03 \x01(\tB\f\xbaH\t\xd8\x01\x01r\x04\x18-p\x01R\rclientAddress\"G\n" +
 	"\x19VerifyCredentialsResponse\x12*\n" +
-	"\x04user\x18\x01 \x01(\v2\x16.merchstore.db.v1.UserR\x04user\"\x82\x06\n" +
+	"\x04user\x18\x01 \x01(\v2\x16.merchstore.db.v1.UserR\x04user\"\xb7\x06\n" +
 	"\x11UpdateUserRequest\x12\x17\n" +
 	"\x02id\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x02id\x12=\n" +
 	"\busername\x18\x02 \x01(\tB\x1c\xbaH\x19r\x17\x10\x03\x1822\x11^[A-Za-z0-9_.-]+$H\x00R\busername\x88\x01\x01\x12\xad\x01\n" +
@@ -681,7 +701,8 @@ const file_merchstore_db_v1_user_proto_rawDesc = "" +
 	"\bpassword\x18\x04 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\b\x18\x80\x01H\x02R\bpassword\x88\x01\x01\x12:\n" +
 	"\x10current_password\x18\x05 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01H\x03R\x0fcurrentPassword\x88\x01\x01:\xc2\x02\xbaH\xbe\x02\x1a\x90\x01\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01H\x03R\x0fcurrentPassword\x88\x01\x01\x123\n" +
+	"\x0eclient_address\x18\x06 \x01(\tB\f\xbaH\t\xd8\x01\x01r\x04\x18-p\x01R\rclientAddress:\xc2\x02\xbaH\xbe\x02\x1a\x90\x01\n" +
 	"\x17update_user.some_change\x128at least one of username, email and password must be set\x1a;has(this.username) || has(this.email) || has(this.password)\x1a\xa8\x01\n" +
 	"\x1cupdate_user.current_password\x12@current_password is required to change the password or the email\x1aF!(has(this.email) || has(this.password)) || has(this.current_password)B\v\n" +
 	"\t_usernameB\b\n" +
@@ -689,11 +710,12 @@ const file_merchstore_db_v1_user_proto_rawDesc = "" +
 	"\t_passwordB\x13\n" +
 	"\x11_current_password\"@\n" +
 	"\x12UpdateUserResponse\x12*\n" +
-	"\x04user\x18\x01 \x01(\v2\x16.merchstore.db.v1.UserR\x04user\"g\n" +
+	"\x04user\x18\x01 \x01(\v2\x16.merchstore.db.v1.UserR\x04user\"\x9c\x01\n" +
 	"\x15DeactivateUserRequest\x12\x17\n" +
 	"\x02id\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x02id\x125\n" +
 	"\x10current_password\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x0fcurrentPassword\"\x18\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x0fcurrentPassword\x123\n" +
+	"\x0eclient_address\x18\x03 \x01(\tB\f\xbaH\t\xd8\x01\x01r\x04\x18-p\x01R\rclientAddress\"\x18\n" +
 	"\x16DeactivateUserResponse2\xe2\x03\n" +
 	"\vUserService\x12W\n" +
 	"\n" +

@@ -37,9 +37,10 @@ type UserServiceClient interface {
 	GetUser(ctx context.Context, in *GetUserRequest, opts ...grpc.CallOption) (*GetUserResponse, error)
 	// Checks a username and password. An unknown user, a wrong password and a
 	// deactivated user all answer UNAUTHENTICATED with the same detail, and count as a
-	// failed login of the username (and of the client). After a few consecutive
-	// failures the username (or client) waits: RESOURCE_EXHAUSTED with a
-	// google.rpc.RetryInfo detail, before any password is checked.
+	// failed login of the username from the client address. After a few consecutive
+	// failures from one address (or more from all addresses together) the username
+	// waits: RESOURCE_EXHAUSTED with a google.rpc.RetryInfo detail, before any
+	// password is checked. Other usernames never wait for it.
 	VerifyCredentials(ctx context.Context, in *VerifyCredentialsRequest, opts ...grpc.CallOption) (*VerifyCredentialsResponse, error)
 	UpdateUser(ctx context.Context, in *UpdateUserRequest, opts ...grpc.CallOption) (*UpdateUserResponse, error)
 	DeactivateUser(ctx context.Context, in *DeactivateUserRequest, opts ...grpc.CallOption) (*DeactivateUserResponse, error)
@@ -114,9 +115,10 @@ type UserServiceServer interface {
 	GetUser(context.Context, *GetUserRequest) (*GetUserResponse, error)
 	// Checks a username and password. An unknown user, a wrong password and a
 	// deactivated user all answer UNAUTHENTICATED with the same detail, and count as a
-	// failed login of the username (and of the client). After a few consecutive
-	// failures the username (or client) waits: RESOURCE_EXHAUSTED with a
-	// google.rpc.RetryInfo detail, before any password is checked.
+	// failed login of the username from the client address. After a few consecutive
+	// failures from one address (or more from all addresses together) the username
+	// waits: RESOURCE_EXHAUSTED with a google.rpc.RetryInfo detail, before any
+	// password is checked. Other usernames never wait for it.
 	VerifyCredentials(context.Context, *VerifyCredentialsRequest) (*VerifyCredentialsResponse, error)
 	UpdateUser(context.Context, *UpdateUserRequest) (*UpdateUserResponse, error)
 	DeactivateUser(context.Context, *DeactivateUserRequest) (*DeactivateUserResponse, error)
