@@ -2,7 +2,9 @@
 (the compose specification, interpolation, references), then the deployment's
 invariants read with PyYAML: two published ports, a healthcheck on every
 long-running service, start-up ordered by health, no literal secrets, Dockerfiles
-that exist, and the same services and environment names as the local stack."""
+that exist, the same services and environment names as the local stack, the
+migrations run by the owner before the DB service starts, and the DB service on its
+own role, never the owner's."""
 
 import configparser
 import os
@@ -36,6 +38,12 @@ SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE|_KEY$")
 # ${NAME}, ${NAME?message} or ${NAME:?message}: required, with no default to leak.
 REQUIRED_REFERENCE = re.compile(r"^\$\{(?P<name>[A-Z0-9_]+)(:?\?[^}]*)?\}$")
 REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+# Secrets that a container reads under another name than .env's: the DB service its own
+# role's password under the name it reads, goose (pgx) the owner's under libpq's.
+RENAMED_SECRETS = {
+    ("dbsvc", "POSTGRES_PASSWORD"): "DBSVC_DB_PASSWORD",
+    ("db-migrate", "PGPASSWORD"): "POSTGRES_PASSWORD",
+}
 
 
 @pytest.fixture(scope="module")
@@ -58,16 +66,27 @@ def env_file_names(path):
     return names
 
 
-def supervisord_programs():
-    """{program: names its `environment=` line sets} from the local stack."""
+def supervisord_environments():
+    """{program: {name: value} of its `environment=` line} from the local stack."""
     parser = configparser.RawConfigParser(strict=False)
     parser.read(ROOT / "deploy/local/supervisord.conf")
-    programs = {}
-    for section in parser.sections():
-        if section.startswith("program:"):
-            env = parser.get(section, "environment", fallback="")
-            programs[section.removeprefix("program:")] = set(re.findall(r"(\w+)=", env))
-    return programs
+    return {
+        section.removeprefix("program:"): dict(
+            re.findall(r'(\w+)="([^"]*)"', parser.get(section, "environment", fallback=""))
+        )
+        for section in parser.sections()
+        if section.startswith("program:")
+    }
+
+
+def supervisord_programs():
+    """{program: names its `environment=` line sets} from the local stack."""
+    return {name: set(env) for name, env in supervisord_environments().items()}
+
+
+def dockerfile_lines(services, name):
+    build = services[name]["build"]
+    return (ROOT / build["context"] / build["dockerfile"]).read_text().splitlines()
 
 
 def template_names():
@@ -167,7 +186,7 @@ def test_exactly_two_published_ports_both_on_loopback(services):
 
 def test_every_long_running_service_has_a_healthcheck(services):
     jobs = one_shot(services)
-    assert jobs == {"kafka-init"}
+    assert jobs == {"kafka-init", "db-migrate"}
     for name in jobs:
         assert services[name].get("restart", "no") == "no", f"{name} runs once"
     for name, spec in services.items():
@@ -190,7 +209,8 @@ def test_start_up_is_ordered_by_health_not_by_hope(services):
         "kafka": {"zookeeper": healthy},
         "kafka-init": {"kafka": healthy},
         "logsvc": {"kafka-init": done},
-        "dbsvc": {"postgres": healthy, "logsvc": healthy},
+        "db-migrate": {"postgres": healthy},
+        "dbsvc": {"postgres": healthy, "db-migrate": done, "logsvc": healthy},
         "api-1": {"dbsvc": healthy, "logsvc": healthy},
         "api-2": {"dbsvc": healthy, "logsvc": healthy},
         "nginx": {"api-1": healthy, "api-2": healthy},
@@ -202,8 +222,9 @@ def test_no_literal_secrets(services):
         for key, value in (spec.get("environment") or {}).items():
             if SECRET_NAME.search(key):
                 match = REQUIRED_REFERENCE.match(str(value))
-                assert match and match["name"] == key, (
-                    f"{name}: {key} must be ${{{key}:?...}} from .env, not {value!r}"
+                source = RENAMED_SECRETS.get((name, key), key)
+                assert match and match["name"] == source, (
+                    f"{name}: {key} must be ${{{source}:?...}} from .env, not {value!r}"
                 )
     text = COMPOSE_FILE.read_text()
     env = ROOT / ".env"
@@ -220,7 +241,7 @@ def test_every_interpolated_name_is_in_env_example(compose):
 
 
 def test_dockerfiles_exist_build_from_pinned_images_and_run_as_non_root(services):
-    assert built(services) == {"logsvc", "dbsvc", "api-1", "api-2"}
+    assert built(services) == {"logsvc", "dbsvc", "db-migrate", "api-1", "api-2"}
     for name in built(services):
         build = services[name]["build"]
         dockerfile = ROOT / build["context"] / build["dockerfile"]
@@ -247,7 +268,7 @@ def test_the_same_services_and_environment_names_as_the_local_stack(services):
     known = env_file_names(ENV_EXAMPLE) | template_names() | IMAGE_SETTINGS
     for names in programs.values():
         known |= names
-    for name in built(services) | {"nginx"}:
+    for name in built(services) - one_shot(services) | {"nginx"}:
         environment = services[name].get("environment") or {}
         assert set(environment) <= known, f"{name}: names the local stack does not use"
         assert programs[name] <= set(environment), f"{name}: misses what the local stack sets"
@@ -287,10 +308,9 @@ def test_nginx_renders_the_one_template_the_local_stack_renders(services):
     assert set(only[1].split("|")) == names
 
 
-def test_postgres_gets_the_schema_and_keeps_its_data(services):
+def test_postgres_keeps_its_data_and_gets_the_schema_only_from_the_migrations(services):
     volumes = services["postgres"]["volumes"]
-    assert "./db-init:/docker-entrypoint-initdb.d:ro" in volumes
-    assert "pgdata:/var/lib/postgresql/data" in volumes
+    assert volumes == ["pgdata:/var/lib/postgresql/data"], "db-migrate applies db-init/, once each"
     for name, path in (("zookeeper", "/var/lib/zookeeper/data"), ("kafka", "/var/lib/kafka/data")):
         assert any(v.endswith(":" + path) for v in services[name]["volumes"]), name
 
@@ -305,3 +325,65 @@ def test_dockerignore_keeps_secrets_and_local_state_out():
     included = [p[1:] for p in patterns if p.startswith("!")]
     assert not any(p.startswith((".env", ".state", ".venv", ".git")) for p in included)
     assert "**/.env" in patterns
+
+
+def test_db_migrate_runs_the_migrations_of_db_init_with_goose_as_the_owner(services):
+    lines = dockerfile_lines(services, "db-migrate")
+    text = "\n".join(lines)
+    # The migration files and a PostgreSQL-only goose, on the services' own Go image.
+    assert "COPY db-init/*.sql /migrations/" in lines
+    assert re.search(r"GOOSE_DRIVER=postgres\b", text)
+    assert re.search(r"GOOSE_MIGRATION_DIR=/migrations\b", text)
+    assert 'ENTRYPOINT ["/usr/local/bin/goose", "-env=none"]' in lines and 'CMD ["up"]' in lines
+    go_image = [line for line in lines if line.startswith("FROM golang:")]
+    assert go_image and go_image[0] in (ROOT / "dbsvc-go/Dockerfile").read_text()
+    args = dict(re.findall(r"^ARG (\w+)=\"?([^\"\n]*)\"?$", text, re.MULTILINE))
+    assert set(args["GOOSE_TAGS"].split()) >= {
+        "no_mysql",
+        "no_sqlite3",
+        "no_clickhouse",
+        "no_mssql",
+    }
+    assert "no_postgres" not in args["GOOSE_TAGS"]
+    assert '-tags="$GOOSE_TAGS"' in text and "cmd/goose@$GOOSE_VERSION" in text
+    # One goose for the image, the local stack (which reads these ARG lines) and the
+    # Go tests (which use it as a library).
+    go_mod = (ROOT / "dbsvc-go/go.mod").read_text()
+    assert f"github.com/pressly/goose/v3 {args['GOOSE_VERSION']}\n" in go_mod
+    stack = (ROOT / "deploy/local/stack").read_text()
+    assert "dockerfile_arg GOOSE_VERSION" in stack and "dockerfile_arg GOOSE_TAGS" in stack
+    assert "/docker-entrypoint-initdb.d" not in stack
+
+    env = services["db-migrate"]["environment"]
+    assert env["PGUSER"].startswith("${POSTGRES_USER:?"), "the owner runs the migrations"
+    assert env["PGPASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    dbstring = env["GOOSE_DBSTRING"]
+    assert "host=postgres port=5432 dbname=${POSTGRES_DB:?" in dbstring
+    assert "password" not in dbstring.lower(), "the password belongs in PGPASSWORD"
+    # The migration that makes the DB service's role reads these.
+    assert env["DBSVC_DB_USER"].startswith("${DBSVC_DB_USER:?")
+    assert env["DBSVC_DB_PASSWORD"].startswith("${DBSVC_DB_PASSWORD:?")
+
+
+def test_the_db_service_logs_in_as_its_own_role_never_the_owner(services):
+    dbsvc = services["dbsvc"]
+    env = dbsvc["environment"]
+    assert env["POSTGRES_USER"].startswith("${DBSVC_DB_USER:?")
+    assert env["POSTGRES_PASSWORD"].startswith("${DBSVC_DB_PASSWORD:?")
+    assert "env_file" not in dbsvc, "an env file would hand it the owner's password"
+    for key, value in env.items():
+        assert not re.search(r"\$\{(POSTGRES_USER|POSTGRES_PASSWORD|PG\w*)\b", str(value)), (
+            f"dbsvc: {key}={value} is the owner's"
+        )
+    # The local stack hands every program .env's values, the owner's among them; the DB
+    # service's own environment= line replaces them.
+    local = supervisord_environments()["dbsvc"]
+    assert local["POSTGRES_USER"] == "%(ENV_DBSVC_DB_USER)s"
+    assert local["POSTGRES_PASSWORD"] == "%(ENV_DBSVC_DB_PASSWORD)s"
+    example = dict(
+        line.split("=", 1)
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if re.match(r"\w+=", line)
+    )
+    assert example["DBSVC_DB_USER"] not in {"", example["POSTGRES_USER"]}
+    assert example["DBSVC_DB_PASSWORD"] == "generate"

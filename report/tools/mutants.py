@@ -24,18 +24,18 @@ PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", 
 
 # (what the edit means, file, old text, new text)
 TYPE_MUTANTS = [
-    ("quantity CHECK 1..4", "db-init/01-schema.sql", "BETWEEN 1 AND 3", "BETWEEN 1 AND 4"),
+    ("quantity CHECK 1..4", "db-init/00001_schema.sql", "BETWEEN 1 AND 3", "BETWEEN 1 AND 4"),
     ("price as int32", "proto/merchstore/db/v1/product.proto", "int64 price", "int32 price"),
     ("money with 1 digit", "api-python/openapi.yaml", '[0-9]{2}$"', '[0-9]{1,2}$"'),
-    ("sid varchar(20)", "db-init/01-schema.sql", "varchar(15)", "varchar(20)"),
+    ("sid varchar(20)", "db-init/00001_schema.sql", "varchar(15)", "varchar(20)"),
     ("Username maxLength 60", "api-python/openapi.yaml", "3\n      maxLength: 50", "3\n      maxLength: 60"),
     ("login username maxLength 40", "api-python/openapi.yaml", "maxLength: 50}", "maxLength: 40}"),
-    ("status 'shipped' added", "db-init/01-schema.sql", "'cancelled')", "'cancelled', 'shipped')"),
+    ("status 'shipped' added", "db-init/00001_schema.sql", "'cancelled')", "'cancelled', 'shipped')"),
     ("enum value renamed", "proto/merchstore/db/v1/order.proto", "_CANCELLED = 2", "_CANCELED = 2"),
     ("created_at as string", "proto/merchstore/db/v1/order.proto", "google.protobuf.Timestamp created_at", "string created_at"),
     ("Product.id int64", "api-python/openapi.yaml", "format: int32, example: 1}", "format: int64, example: 1}"),
-    ("email NOT NULL", "db-init/01-schema.sql", "varchar(255) UNIQUE,", "varchar(255) UNIQUE NOT NULL,"),
-    ("new column, no row", "db-init/01-schema.sql", "slogan      varchar(255),", "slogan varchar(255), colour text,"),
+    ("email NOT NULL", "db-init/00001_schema.sql", "varchar(255) UNIQUE,", "varchar(255) UNIQUE NOT NULL,"),
+    ("new column, no row", "db-init/00001_schema.sql", "slogan      varchar(255),", "slogan varchar(255), colour text,"),
 ]  # fmt: skip
 
 WIRE_MUTANTS = [

@@ -19,8 +19,11 @@ type Config struct {
 	Instance   string // INSTANCE_NAME, in every log record
 	LogsvcAddr string // LOGSVC_ADDR
 
-	PostgresHost     string // POSTGRES_HOST
-	PostgresPort     int    // POSTGRES_PORT
+	PostgresHost string // POSTGRES_HOST
+	PostgresPort int    // POSTGRES_PORT
+	// The role the service logs in as: in the store, its least-privilege role
+	// (DBSVC_DB_USER and DBSVC_DB_PASSWORD in .env, passed under these names by
+	// deploy/local/supervisord.conf and docker-compose.yml), not the owner.
 	PostgresUser     string // POSTGRES_USER
 	PostgresPassword string // POSTGRES_PASSWORD
 	PostgresDB       string // POSTGRES_DB
@@ -69,10 +72,10 @@ func Load(getenv func(string) string) (Config, error) {
 		PostgresSSLMode:  or(getenv("POSTGRES_SSLMODE"), "disable"),
 	}
 	if cfg.PostgresUser == "" {
-		return Config{}, fmt.Errorf("POSTGRES_USER is not set; set it to the database role the service logs in as")
+		return Config{}, fmt.Errorf("POSTGRES_USER is not set; set it to the database role the service logs in as (the store's .env names it DBSVC_DB_USER, and its local stack and compose file pass that as POSTGRES_USER)")
 	}
 	if cfg.PostgresPassword == "" {
-		return Config{}, fmt.Errorf("POSTGRES_PASSWORD is not set; set it to the password of POSTGRES_USER")
+		return Config{}, fmt.Errorf("POSTGRES_PASSWORD is not set; set it to the password of POSTGRES_USER (DBSVC_DB_PASSWORD in the store's .env)")
 	}
 	switch cfg.PostgresSSLMode {
 	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":

@@ -1,7 +1,8 @@
 // Package pgtest gives tests and benchmarks a throwaway copy of the store's
 // database on the real PostgreSQL named by POSTGRES_HOST, POSTGRES_PORT,
-// POSTGRES_USER and POSTGRES_PASSWORD. It never touches the store's own
-// database.
+// POSTGRES_USER and POSTGRES_PASSWORD (the owner role), migrated the way the
+// store's own is, with the DB service logging in as DBSVC_DB_USER as it does in
+// the store. It never touches the store's own database.
 package pgtest
 
 import (
@@ -11,27 +12,31 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 
 	"github.com/sustech-merch/store/dbsvc/internal/config"
 )
 
 // DB is one throwaway database with the store's schema and products.
 type DB struct {
-	Config config.Config // the service's settings, pointing at this database
-	admin  config.Config // the same server, maintenance database "postgres"
+	// The service's settings, pointing at this database: it logs in as
+	// DBSVC_DB_USER, so every test of an RPC also checks that role's grants.
+	Config config.Config
+	owner  config.Config // POSTGRES_USER on this database: migrations, Connect
+	admin  config.Config // POSTGRES_USER on the maintenance database "postgres"
 }
 
-// Main is a test package's TestMain: it creates the package's database from
-// initDir, hands it to use, runs the tests and drops the database.
-func Main(m *testing.M, initDir string, use func(*DB)) {
+// Main is a test package's TestMain: it creates the package's database with
+// the migrations in migrationsDir, hands it to use, runs the tests and drops
+// the database.
+func Main(m *testing.M, migrationsDir string, use func(*DB)) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	db, err := Create(ctx, initDir)
+	db, err := Create(ctx, migrationsDir)
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -45,11 +50,13 @@ func Main(m *testing.M, initDir string, use func(*DB)) {
 	os.Exit(code)
 }
 
-// Create makes a database dbsvc_test_<random> and applies initDir/*.sql to it
-// in name order, as PostgreSQL's docker entrypoint does.
-func Create(ctx context.Context, initDir string) (*DB, error) {
-	if os.Getenv("POSTGRES_PASSWORD") == "" {
-		return nil, fmt.Errorf("POSTGRES_PASSWORD is not set: these tests need a real PostgreSQL; export POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER (a superuser) and POSTGRES_PASSWORD, e.g. from the stack's .env")
+// Create makes a database dbsvc_test_<random> and runs the goose migrations
+// in migrationsDir on it as the owner, as `make up` and compose's db-migrate do.
+func Create(ctx context.Context, migrationsDir string) (*DB, error) {
+	for _, key := range []string{"POSTGRES_PASSWORD", "DBSVC_DB_USER", "DBSVC_DB_PASSWORD"} {
+		if os.Getenv(key) == "" {
+			return nil, fmt.Errorf("%s is not set: these tests need a real PostgreSQL; export POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER (a superuser), POSTGRES_PASSWORD, DBSVC_DB_USER and DBSVC_DB_PASSWORD, e.g. from the stack's .env", key)
+		}
 	}
 	suffix := make([]byte, 6)
 	if _, err := rand.Read(suffix); err != nil {
@@ -62,38 +69,47 @@ func Create(ctx context.Context, initDir string) (*DB, error) {
 		}
 		return os.Getenv(key)
 	}
-	cfg, err := config.Load(env)
+	owner, err := config.Load(env)
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{Config: cfg, admin: cfg}
+	// The same mapping as deploy/local/supervisord.conf and docker-compose.yml.
+	service, err := config.Load(func(key string) string {
+		switch key {
+		case "POSTGRES_USER":
+			return os.Getenv("DBSVC_DB_USER")
+		case "POSTGRES_PASSWORD":
+			return os.Getenv("DBSVC_DB_PASSWORD")
+		}
+		return env(key)
+	})
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{Config: service, owner: owner, admin: owner}
 	db.admin.PostgresDB = "postgres"
 	if err := db.exec(ctx, db.admin, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return nil, fmt.Errorf("creating the test database on %s:%d as %s: %w", cfg.PostgresHost, cfg.PostgresPort, cfg.PostgresUser, err)
+		return nil, fmt.Errorf("creating the test database on %s:%d as %s: %w", owner.PostgresHost, owner.PostgresPort, owner.PostgresUser, err)
 	}
-	if err := db.apply(ctx, initDir); err != nil {
+	if err := db.migrate(ctx, migrationsDir); err != nil {
 		return nil, errors.Join(err, db.Drop())
 	}
 	return db, nil
 }
 
-func (db *DB) apply(ctx context.Context, initDir string) error {
-	files, err := filepath.Glob(filepath.Join(initDir, "*.sql"))
+func (db *DB) migrate(ctx context.Context, migrationsDir string) error {
+	pc, err := db.owner.PoolConfig()
 	if err != nil {
 		return err
 	}
-	if len(files) == 0 {
-		return fmt.Errorf("no *.sql in %s", initDir)
+	sqlDB := stdlib.OpenDB(*pc.ConnConfig)
+	defer sqlDB.Close()
+	provider, err := goose.NewProvider(goose.DialectPostgres, sqlDB, os.DirFS(migrationsDir))
+	if err != nil {
+		return fmt.Errorf("reading the migrations in %s: %w", migrationsDir, err)
 	}
-	sort.Strings(files)
-	for _, f := range files {
-		sql, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		if err := db.exec(ctx, db.Config, string(sql)); err != nil {
-			return fmt.Errorf("applying %s: %w", f, err)
-		}
+	if _, err := provider.Up(ctx); err != nil {
+		return fmt.Errorf("migrating the test database: %w", err)
 	}
 	return nil
 }
@@ -102,12 +118,13 @@ func (db *DB) apply(ctx context.Context, initDir string) error {
 func (db *DB) Drop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return db.exec(ctx, db.admin, "DROP DATABASE IF EXISTS "+pgx.Identifier{db.Config.PostgresDB}.Sanitize()+" WITH (FORCE)")
+	return db.exec(ctx, db.admin, "DROP DATABASE IF EXISTS "+pgx.Identifier{db.owner.PostgresDB}.Sanitize()+" WITH (FORCE)")
 }
 
-// Connect opens a connection to the test database, for a test's own checks.
+// Connect opens a connection to the test database as the owner, for a test's
+// own setup and checks (which may do what the service's role may not).
 func (db *DB) Connect(ctx context.Context) (*pgx.Conn, error) {
-	return connect(ctx, db.Config)
+	return connect(ctx, db.owner)
 }
 
 func (db *DB) exec(ctx context.Context, cfg config.Config, sql string) error {
