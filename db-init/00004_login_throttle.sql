@@ -1,6 +1,6 @@
--- Failed logins, counted per account (`account:<lower(username)>`) and per client
--- (`client:<address>`), so that every DB service replica and every API replica sees
--- the same counts. A key's row is deleted by a successful login and, once its failures
+-- Failed logins, counted per username from all addresses (`account:<lower(username)>`)
+-- and per username from one client address (`account:<lower(username)> from:<address>`),
+-- so that every DB service replica and every API replica sees the same counts. A key's row is deleted by a successful login and, once its failures
 -- are older than the window and no wait is running, by the DB service's cleanup.
 -- IF NOT EXISTS: a database that the old db-init made at this stage already has it.
 

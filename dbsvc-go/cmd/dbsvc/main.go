@@ -71,7 +71,11 @@ func run(logger *slog.Logger) error {
 	}
 	logger.Info("using postgresql", "host", cfg.PostgresHost, "port", cfg.PostgresPort, "database", cfg.PostgresDB,
 		"connect_per_call", cfg.ConnectPerCall, "pool_max_conns", cfg.PoolMaxConns, "logsvc", cfg.LogsvcAddr)
-	runErr := server.Run(ctx, lis, st, shipper, server.Options{ShutdownTimeout: cfg.ShutdownTimeout, Logger: logger})
+	runErr := server.Run(ctx, lis, st, shipper, server.Options{
+		ShutdownTimeout:         cfg.ShutdownTimeout,
+		IdempotencyKeyRetention: cfg.IdempotencyKeyRetention,
+		Logger:                  logger,
+	})
 	logger.Info("stopped")
 	return runErr
 }

@@ -54,6 +54,10 @@ type Config struct {
 	LoginMaxWait            time.Duration // LOGIN_THROTTLE_MAX_WAIT
 	LoginFailureWindow      time.Duration // LOGIN_FAILURE_WINDOW
 
+	// How long an idempotency key is kept with its order; the contract asks for a
+	// day at least.
+	IdempotencyKeyRetention time.Duration // IDEMPOTENCY_KEY_RETENTION
+
 	// How long SIGTERM waits for calls in flight. Below docker's 10 s stop
 	// grace period, so the pool and the log shipper are closed before SIGKILL.
 	ShutdownTimeout time.Duration // DBSVC_SHUTDOWN_TIMEOUT
@@ -114,11 +118,15 @@ func Load(getenv func(string) string) (Config, error) {
 		{&cfg.LoginBaseWait, "LOGIN_THROTTLE_BASE_WAIT", time.Second},
 		{&cfg.LoginMaxWait, "LOGIN_THROTTLE_MAX_WAIT", 15 * time.Minute},
 		{&cfg.LoginFailureWindow, "LOGIN_FAILURE_WINDOW", 15 * time.Minute},
+		{&cfg.IdempotencyKeyRetention, "IDEMPOTENCY_KEY_RETENTION", 24 * time.Hour},
 	}
 	for _, d := range durations {
 		if *d.dst, err = duration(getenv, d.name, d.fallback); err != nil {
 			return Config{}, err
 		}
+	}
+	if cfg.IdempotencyKeyRetention < 24*time.Hour {
+		return Config{}, fmt.Errorf("IDEMPOTENCY_KEY_RETENTION=%s is under a day; clients may retry an order for 24h, so keep keys at least 24h", cfg.IdempotencyKeyRetention)
 	}
 	if cfg.LoginMaxWait < cfg.LoginBaseWait {
 		return Config{}, fmt.Errorf("LOGIN_THROTTLE_MAX_WAIT=%s is shorter than LOGIN_THROTTLE_BASE_WAIT=%s; make it at least as long", cfg.LoginMaxWait, cfg.LoginBaseWait)

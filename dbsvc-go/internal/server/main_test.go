@@ -41,6 +41,7 @@ type service struct {
 	orders   dbv1.OrderServiceClient
 	health   healthpb.HealthClient
 	shipper  *logship.Shipper
+	store    *store.Store
 }
 
 type serviceOptions struct {
@@ -102,6 +103,7 @@ func startService(t testing.TB, opts serviceOptions) *service {
 		})
 	})
 	s := &service{
+		store:    st,
 		conn:     conn,
 		products: dbv1.NewProductServiceClient(conn),
 		users:    dbv1.NewUserServiceClient(conn),

@@ -32,7 +32,9 @@ var healthServices = []string{
 type Options struct {
 	ShutdownTimeout time.Duration // default 8s
 	HealthInterval  time.Duration // default 2s
-	Logger          *slog.Logger
+	// How long idempotency keys are kept; default (and at least) 24h, the contract's.
+	IdempotencyKeyRetention time.Duration
+	Logger                  *slog.Logger
 }
 
 // Run serves the DB services, health and reflection on lis until ctx is
@@ -45,6 +47,9 @@ func Run(ctx context.Context, lis net.Listener, st *store.Store, shipper *logshi
 	}
 	if opts.HealthInterval <= 0 {
 		opts.HealthInterval = 2 * time.Second
+	}
+	if opts.IdempotencyKeyRetention < 24*time.Hour {
+		opts.IdempotencyKeyRetention = 24 * time.Hour
 	}
 	logger := opts.Logger
 	// Compiles each message's rules once, on its first use.
@@ -79,7 +84,7 @@ func Run(ctx context.Context, lis net.Listener, st *store.Store, shipper *logshi
 	forgetDone := make(chan struct{})
 	go func() {
 		defer close(forgetDone)
-		forgetLoginFailures(watchCtx, st, time.Minute, logger)
+		forgetOldRows(watchCtx, st, time.Minute, opts.IdempotencyKeyRetention, logger)
 	}()
 	defer func() {
 		stopWatch()
@@ -149,9 +154,10 @@ func watchDatabase(ctx context.Context, hs *health.Server, ping func(context.Con
 	}
 }
 
-// forgetLoginFailures deletes the login failures that no longer count, every
-// interval, so that the table stays small however many usernames are tried.
-func forgetLoginFailures(ctx context.Context, st *store.Store, interval time.Duration, logger *slog.Logger) {
+// forgetOldRows deletes, every interval, the login failures that no longer count
+// and the idempotency keys past their retention, so that neither table grows
+// without bound however many usernames are tried or orders placed.
+func forgetOldRows(ctx context.Context, st *store.Store, interval, keyRetention time.Duration, logger *slog.Logger) {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
@@ -162,6 +168,9 @@ func forgetLoginFailures(ctx context.Context, st *store.Store, interval time.Dur
 		}
 		if _, err := st.ForgetOldLoginFailures(ctx); err != nil && ctx.Err() == nil {
 			logger.Warn("could not delete old login failures; will try again", "error", err)
+		}
+		if _, err := st.ForgetOldIdempotencyKeys(ctx, keyRetention); err != nil && ctx.Err() == nil {
+			logger.Warn("could not delete old idempotency keys; will try again", "error", err)
 		}
 	}
 }

@@ -165,13 +165,23 @@ func (s *server) DeactivateUser(ctx context.Context, req *dbv1.DeactivateUserReq
 }
 
 func (s *server) CreateOrder(ctx context.Context, req *dbv1.CreateOrderRequest) (*dbv1.CreateOrderResponse, error) {
-	o, err := s.store.CreateOrder(ctx, req.GetUserId(), req.GetProductId(), req.GetQuantity(), req.CredentialsVersion)
+	o, replayed, err := s.store.CreateOrder(ctx, store.NewOrder{
+		UserID:             req.GetUserId(),
+		ProductID:          req.GetProductId(),
+		Quantity:           req.GetQuantity(),
+		CredentialsVersion: req.CredentialsVersion,
+		IdempotencyKey:     req.IdempotencyKey,
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.written(ctx, "order %d placed: user %d, product %d, quantity %d, total_price_cents %d",
-		o.GetId(), o.GetUserId(), o.GetProductId(), o.GetQuantity(), o.GetTotalPriceCents())
-	return &dbv1.CreateOrderResponse{Order: o}, nil
+	if replayed {
+		s.written(ctx, "order %d answered again for its idempotency key: nothing changed", o.GetId())
+	} else {
+		s.written(ctx, "order %d placed: user %d, product %d, quantity %d, total_price_cents %d",
+			o.GetId(), o.GetUserId(), o.GetProductId(), o.GetQuantity(), o.GetTotalPriceCents())
+	}
+	return &dbv1.CreateOrderResponse{Order: o, Replayed: replayed}, nil
 }
 
 func (s *server) GetOrder(ctx context.Context, req *dbv1.GetOrderRequest) (*dbv1.GetOrderResponse, error) {

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/sustech-merch/store/dbsvc/internal/store"
@@ -27,6 +28,9 @@ var refusalCodes = map[store.Kind]codes.Code{
 
 const unavailableMessage = "database unreachable, try again later"
 
+// errorDomain names the service in the ErrorInfo of its refusals.
+const errorDomain = "dbsvc.merchstore"
+
 // toStatus is the one place where errors become gRPC statuses. Only a
 // store.Error's message reaches the caller; every other error is described
 // generically and logged here with the request id, so that SQL and driver
@@ -37,13 +41,17 @@ func (s *server) toStatus(ctx context.Context, method string, err error) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &refusal):
-		st := status.New(refusalCodes[refusal.Kind], refusal.Message)
+		// The standard details (AIP-193): when to try again, and which refusal.
+		var details []protoadapt.MessageV1
 		if refusal.Kind == store.Throttled {
-			// The standard detail (AIP-193) that tells a client when to try again.
-			retry := &errdetails.RetryInfo{RetryDelay: durationpb.New(refusal.RetryAfter)}
-			if withRetry, err := st.WithDetails(retry); err == nil {
-				st = withRetry
-			}
+			details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(refusal.RetryAfter)})
+		}
+		if refusal.Reason != "" {
+			details = append(details, &errdetails.ErrorInfo{Reason: refusal.Reason, Domain: errorDomain})
+		}
+		st := status.New(refusalCodes[refusal.Kind], refusal.Message)
+		if withDetails, err := st.WithDetails(details...); err == nil {
+			st = withDetails
 		}
 		return st.Err()
 	// The caller's own deadline or cancellation wins over whatever it caused

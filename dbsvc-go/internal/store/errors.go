@@ -27,7 +27,13 @@ type Error struct {
 	Message string
 	// RetryAfter is how long a Throttled caller must wait.
 	RetryAfter time.Duration
+	// Reason tells apart refusals of one Kind that a caller answers differently;
+	// it travels as a google.rpc.ErrorInfo.
+	Reason string
 }
+
+// ReasonIdempotencyKeyReused: an idempotency key sent again with another request.
+const ReasonIdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED"
 
 func (e *Error) Error() string { return e.Message }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,26 +33,50 @@ func scanOrder(row pgx.Row) (*dbv1.Order, error) {
 	return o, nil
 }
 
+// NewOrder is an order to place.
+type NewOrder struct {
+	UserID, ProductID, Quantity int32
+	// The caller's token's credentials version: the order is placed only if the
+	// user is active at that version (see checkCaller). Nil: not checked.
+	CredentialsVersion *int32
+	// The client's Idempotency-Key; nil: every call places a new order.
+	IdempotencyKey *string
+}
+
+// fingerprint is what an idempotency key's request asked for: a repeat must ask
+// for the same.
+func (no NewOrder) fingerprint() string {
+	return fmt.Sprintf("product_id=%d quantity=%d", no.ProductID, no.Quantity)
+}
+
 // CreateOrder sells quantity of a product to an active user. The stock update
 // and the order row commit together or not at all. The conditional UPDATE
 // takes the product's row lock, so concurrent orders queue on it and each
 // sees the stock the previous one left: none is lost and the stock never
 // drops below zero.
 //
-// credentialsVersion, when not nil, is the caller's token's: the order is
-// placed only if the user is active at that version (see checkCaller).
-func (s *Store) CreateOrder(ctx context.Context, userID, productID, quantity int32, credentialsVersion *int32) (*dbv1.Order, error) {
-	var o *dbv1.Order
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := checkCaller(ctx, tx, userID, credentialsVersion); err != nil {
+// With an idempotency key, the key is claimed first, in the same transaction:
+// a concurrent copy's claim waits on the unique (user, key) until this one
+// commits or rolls back, then finds the order (replayed) or places it itself.
+// So a key places at most one order, and copies answer the same one.
+func (s *Store) CreateOrder(ctx context.Context, no NewOrder) (o *dbv1.Order, replayed bool, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := checkCaller(ctx, tx, no.UserID, no.CredentialsVersion); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `UPDATE products SET stock = stock - $2 WHERE id = $1 AND stock >= $2`, productID, quantity)
+		if no.IdempotencyKey != nil {
+			var err error
+			if o, err = s.claimKey(ctx, tx, no); err != nil || o != nil {
+				replayed = o != nil
+				return err
+			}
+		}
+		tag, err := tx.Exec(ctx, `UPDATE products SET stock = stock - $2 WHERE id = $1 AND stock >= $2`, no.ProductID, no.Quantity)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return s.whyNoStock(ctx, tx, productID, quantity)
+			return s.whyNoStock(ctx, tx, no.ProductID, no.Quantity)
 		}
 		if s.afterStockUpdate != nil {
 			if err := s.afterStockUpdate(ctx); err != nil {
@@ -62,10 +87,54 @@ func (s *Store) CreateOrder(ctx context.Context, userID, productID, quantity int
 		// locked, so the total is the price the stock was sold at.
 		o, err = scanOrder(tx.QueryRow(ctx, `INSERT INTO orders (user_id, product_id, quantity, total_price)
 			SELECT $1::int, id, $3::int, price * $3::int FROM products WHERE id = $2
-			RETURNING `+orderColumns, userID, productID, quantity))
+			RETURNING `+orderColumns, no.UserID, no.ProductID, no.Quantity))
+		if err != nil || no.IdempotencyKey == nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE order_idempotency_keys SET order_id = $3 WHERE user_id = $1 AND key = $2`,
+			no.UserID, *no.IdempotencyKey, o.GetId())
 		return err
 	})
-	return o, err
+	return o, replayed, err
+}
+
+// claimKey claims no's idempotency key for this transaction. It returns the
+// order an earlier request placed with the key, or nil when the key is new (and
+// now this transaction's). The same key for another request is refused.
+func (s *Store) claimKey(ctx context.Context, tx pgx.Tx, no NewOrder) (*dbv1.Order, error) {
+	// A claim made by a transaction still in flight makes this INSERT wait for it.
+	tag, err := tx.Exec(ctx, `INSERT INTO order_idempotency_keys (user_id, key, fingerprint)
+		VALUES ($1, $2, $3) ON CONFLICT (user_id, key) DO NOTHING`, no.UserID, *no.IdempotencyKey, no.fingerprint())
+	if err != nil || tag.RowsAffected() == 1 {
+		return nil, err
+	}
+	var fingerprint string
+	var orderID int32
+	err = tx.QueryRow(ctx, `SELECT fingerprint, order_id FROM order_idempotency_keys WHERE user_id = $1 AND key = $2`,
+		no.UserID, *no.IdempotencyKey).Scan(&fingerprint, &orderID)
+	if err != nil {
+		return nil, err
+	}
+	if fingerprint != no.fingerprint() {
+		return nil, &Error{
+			Kind:    FailedPrecondition,
+			Reason:  ReasonIdempotencyKeyReused,
+			Message: "this Idempotency-Key was used for another order (" + fingerprint + "); use a new key for a new order",
+		}
+	}
+	return scanOrder(tx.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = $1`, orderID))
+}
+
+// ForgetOldIdempotencyKeys deletes the keys older than retention: a retry that
+// late places a new order.
+func (s *Store) ForgetOldIdempotencyKeys(ctx context.Context, retention time.Duration) (int64, error) {
+	var forgotten int64
+	err := s.withConn(ctx, func(conn *pgx.Conn) error {
+		tag, err := conn.Exec(ctx, `DELETE FROM order_idempotency_keys WHERE created_at < now() - make_interval(secs => $1)`, retention.Seconds())
+		forgotten = tag.RowsAffected()
+		return err
+	})
+	return forgotten, err
 }
 
 // checkCaller refuses a write for a user that does not exist or is

@@ -54,7 +54,7 @@ func TestCreateOrderRollsBackMidTransaction(t *testing.T) {
 		}
 		return boom
 	}
-	if _, err := s.CreateOrder(ctx, u.GetId(), 2, 3, nil); !errors.Is(err, boom) {
+	if _, _, err := s.CreateOrder(ctx, NewOrder{UserID: u.GetId(), ProductID: 2, Quantity: 3}); !errors.Is(err, boom) {
 		t.Fatalf("CreateOrder error %v, want the injected one", err)
 	}
 	if stockSeen != before.GetStock() {
@@ -76,7 +76,7 @@ func TestCreateOrderRollsBackMidTransaction(t *testing.T) {
 	}
 
 	s.afterStockUpdate = nil
-	o, err := s.CreateOrder(ctx, u.GetId(), 2, 3, nil)
+	o, _, err := s.CreateOrder(ctx, NewOrder{UserID: u.GetId(), ProductID: 2, Quantity: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

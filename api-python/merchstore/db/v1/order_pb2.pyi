@@ -41,22 +41,26 @@ class Order(_message.Message):
     def __init__(self, id: _Optional[int] = ..., user_id: _Optional[int] = ..., product_id: _Optional[int] = ..., quantity: _Optional[int] = ..., total_price_cents: _Optional[int] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancelled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateOrderRequest(_message.Message):
-    __slots__ = ("user_id", "product_id", "quantity", "credentials_version")
+    __slots__ = ("user_id", "product_id", "quantity", "credentials_version", "idempotency_key")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
     CREDENTIALS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     user_id: int
     product_id: int
     quantity: int
     credentials_version: int
-    def __init__(self, user_id: _Optional[int] = ..., product_id: _Optional[int] = ..., quantity: _Optional[int] = ..., credentials_version: _Optional[int] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, user_id: _Optional[int] = ..., product_id: _Optional[int] = ..., quantity: _Optional[int] = ..., credentials_version: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class CreateOrderResponse(_message.Message):
-    __slots__ = ("order",)
+    __slots__ = ("order", "replayed")
     ORDER_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
     order: Order
-    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
+    replayed: bool
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
 
 class GetOrderRequest(_message.Message):
     __slots__ = ("id", "user_id")

@@ -66,7 +66,12 @@ class OrderServiceServicer:
     """
 
     def CreateOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """With an idempotency_key, places at most one order per user and key: a
+        repeat (a retry, or a concurrent copy, which waits for the first) answers
+        the order the first placed, with replayed set; the same key with another
+        product or quantity is FAILED_PRECONDITION with a google.rpc.ErrorInfo
+        whose reason is IDEMPOTENCY_KEY_REUSED.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

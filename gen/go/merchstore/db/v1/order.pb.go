@@ -184,8 +184,12 @@ type CreateOrderRequest struct {
 	// transaction (UNAUTHENTICATED otherwise): a token revoked a moment before
 	// cannot buy, and the API needs no separate GetUser call.
 	CredentialsVersion *int32 `protobuf:"varint,4,opt,name=credentials_version,json=credentialsVersion,proto3,oneof" json:"credentials_version,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The client's Idempotency-Key: 1 to 255 printable ASCII characters, kept
+	// with the order (and the request's product and quantity) for
+	// IDEMPOTENCY_KEY_RETENTION, at least a day.
+	IdempotencyKey *string `protobuf:"bytes,5,opt,name=idempotency_key,json=idempotencyKey,proto3,oneof" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateOrderRequest) Reset() {
@@ -246,9 +250,19 @@ func (x *CreateOrderRequest) GetCredentialsVersion() int32 {
 	return 0
 }
 
+func (x *CreateOrderRequest) GetIdempotencyKey() string {
+	if x != nil && x.IdempotencyKey != nil {
+		return *x.IdempotencyKey
+	}
+	return ""
+}
+
 type CreateOrderResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Order         *Order                 `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Order *Order                 `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	// The order was placed by an earlier request with the same idempotency_key;
+	// this one changed nothing.
+	Replayed      bool `protobuf:"varint,2,opt,name=replayed,proto3" json:"replayed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -288,6 +302,13 @@ func (x *CreateOrderResponse) GetOrder() *Order {
 		return x.Order
 	}
 	return nil
+}
+
+func (x *CreateOrderResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
 }
 
 type GetOrderRequest struct {
@@ -596,16 +617,19 @@ const file_merchstore_db_v1_order_proto_rawDesc = "" +
 	"\x06status\x18\x06 \x01(\x0e2\x1d.merchstore.db.v1.OrderStatusR\x06status\x129\n" +
 	"\n" +
 	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12=\n" +
-	"\fcancelled_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vcancelledAt\"\xdc\x01\n" +
+	"\fcancelled_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vcancelledAt\"\xb4\x02\n" +
 	"\x12CreateOrderRequest\x12 \n" +
 	"\auser_id\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x06userId\x12&\n" +
 	"\n" +
 	"product_id\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\tproductId\x12%\n" +
 	"\bquantity\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x03(\x01R\bquantity\x12=\n" +
-	"\x13credentials_version\x18\x04 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01H\x00R\x12credentialsVersion\x88\x01\x01B\x16\n" +
-	"\x14_credentials_version\"D\n" +
+	"\x13credentials_version\x18\x04 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01H\x00R\x12credentialsVersion\x88\x01\x01\x12B\n" +
+	"\x0fidempotency_key\x18\x05 \x01(\tB\x14\xbaH\x11r\x0f\x10\x01\x18\xff\x012\b^[ -~]+$H\x01R\x0eidempotencyKey\x88\x01\x01B\x16\n" +
+	"\x14_credentials_versionB\x12\n" +
+	"\x10_idempotency_key\"`\n" +
 	"\x13CreateOrderResponse\x12-\n" +
-	"\x05order\x18\x01 \x01(\v2\x17.merchstore.db.v1.OrderR\x05order\"L\n" +
+	"\x05order\x18\x01 \x01(\v2\x17.merchstore.db.v1.OrderR\x05order\x12\x1a\n" +
+	"\breplayed\x18\x02 \x01(\bR\breplayed\"L\n" +
 	"\x0fGetOrderRequest\x12\x17\n" +
 	"\x02id\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x02id\x12 \n" +
 	"\auser_id\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x06userId\"A\n" +

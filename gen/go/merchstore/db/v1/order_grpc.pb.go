@@ -33,6 +33,11 @@ const (
 // stock and the order row in one transaction, so that at every moment
 // initial stock = stock + sum of quantities of placed orders.
 type OrderServiceClient interface {
+	// With an idempotency_key, places at most one order per user and key: a
+	// repeat (a retry, or a concurrent copy, which waits for the first) answers
+	// the order the first placed, with replayed set; the same key with another
+	// product or quantity is FAILED_PRECONDITION with a google.rpc.ErrorInfo
+	// whose reason is IDEMPOTENCY_KEY_REUSED.
 	CreateOrder(ctx context.Context, in *CreateOrderRequest, opts ...grpc.CallOption) (*CreateOrderResponse, error)
 	// Another user's order answers PERMISSION_DENIED.
 	GetOrder(ctx context.Context, in *GetOrderRequest, opts ...grpc.CallOption) (*GetOrderResponse, error)
@@ -98,6 +103,11 @@ func (c *orderServiceClient) CancelOrder(ctx context.Context, in *CancelOrderReq
 // stock and the order row in one transaction, so that at every moment
 // initial stock = stock + sum of quantities of placed orders.
 type OrderServiceServer interface {
+	// With an idempotency_key, places at most one order per user and key: a
+	// repeat (a retry, or a concurrent copy, which waits for the first) answers
+	// the order the first placed, with replayed set; the same key with another
+	// product or quantity is FAILED_PRECONDITION with a google.rpc.ErrorInfo
+	// whose reason is IDEMPOTENCY_KEY_REUSED.
 	CreateOrder(context.Context, *CreateOrderRequest) (*CreateOrderResponse, error)
 	// Another user's order answers PERMISSION_DENIED.
 	GetOrder(context.Context, *GetOrderRequest) (*GetOrderResponse, error)
