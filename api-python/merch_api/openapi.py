@@ -56,6 +56,18 @@ class PathParameter:
 
 
 @dataclass(frozen=True)
+class HeaderParameter:
+    name: str  # as the file spells it, e.g. Idempotency-Key
+    required: bool
+    schema: Schema
+
+    @property
+    def argument(self) -> str:
+        """The handler's argument for it, e.g. idempotency_key."""
+        return self.name.lower().replace("-", "_")
+
+
+@dataclass(frozen=True)
 class Operation:
     operation_id: str
     method: str  # upper case
@@ -63,6 +75,7 @@ class Operation:
     needs_token: bool
     path_parameters: tuple[PathParameter, ...]
     query_parameters: frozenset[str]
+    header_parameters: tuple[HeaderParameter, ...]
     body_schema: Schema | None
     body_required: bool
     responses: dict = field(repr=False, hash=False, compare=False)
@@ -107,6 +120,21 @@ class Operation:
                 f"{self.method} {self.path} takes no query parameter "
                 f"{', '.join(repr(escape(n)) for n in unknown)}; leave it out",
             )
+
+    def parse_headers(self, headers) -> dict:
+        """The header parameters the handler takes, by argument name: None when absent."""
+        values = {}
+        for parameter in self.header_parameters:
+            value = headers.get(parameter.name)
+            if value is None:
+                if parameter.required:
+                    raise RequestRejected(400, f"the header '{parameter.name}' is required")
+            else:
+                problem = first_problem(parameter.schema, value)
+                if problem:
+                    raise RequestRejected(400, f"header '{parameter.name}' {problem}")
+            values[parameter.argument] = value
+        return values
 
     def check_body(self, body) -> None:
         problem = first_problem(self.body_schema, body, where="request body")
@@ -236,6 +264,15 @@ class Spec:
                     ),
                     query_parameters=frozenset(
                         name for (where, name) in parameters if where == "query"
+                    ),
+                    header_parameters=tuple(
+                        HeaderParameter(
+                            name=p["name"],
+                            required=bool(p.get("required")),
+                            schema=compile_schema(p["schema"]),
+                        )
+                        for (where, _), p in parameters.items()
+                        if where == "header"
                     ),
                     body_schema=(compile_schema(body["content"][JSON]["schema"]) if body else None),
                     body_required=bool(body and body.get("required")),

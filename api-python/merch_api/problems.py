@@ -41,12 +41,19 @@ _TITLE = {
     409: "Conflict",
     413: "Content Too Large",
     415: "Unsupported Media Type",
+    422: "Unprocessable Content",
     429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
 
+
+# Refusals that one gRPC code does not tell apart, by their google.rpc.ErrorInfo reason.
+_REASON_STATUS = {
+    # An Idempotency-Key sent again with another body (the IETF httpapi draft's 422).
+    "IDEMPOTENCY_KEY_REUSED": 422,
+}
 
 # The order Allow lists methods in; werkzeug's own is a set's.
 _METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
@@ -116,12 +123,14 @@ def from_http_exception(error: HTTPException) -> Response:
 def from_rpc_error(error: grpc.RpcError) -> Response:
     code = error.code()
     status = _HTTP_STATUS.get(code, 500)
-    wait = _retry_after(error) if code is grpc.StatusCode.RESOURCE_EXHAUSTED else None
-    if wait is not None:
+    retry_info, error_info = _standard_details(error)
+    if retry_info is not None and code is grpc.StatusCode.RESOURCE_EXHAUSTED:
         # RFC 9110: whole seconds; rounded up, so a client that waits them is let in.
-        seconds = max(1, math.ceil(wait))
+        seconds = max(1, math.ceil(retry_info.retry_delay.ToTimedelta().total_seconds()))
         detail = f"{error.details()} (about {seconds} s; see Retry-After)"
         return response(429, detail, {"Retry-After": str(seconds)})
+    if error_info is not None and error_info.reason in _REASON_STATUS:
+        return response(_REASON_STATUS[error_info.reason], error.details())
     if status == 503:
         detail = "the store's database service is not answering; try again in a few seconds"
     elif status == 504:
@@ -139,15 +148,17 @@ def from_rpc_error(error: grpc.RpcError) -> Response:
     return response(status, detail)
 
 
-def _retry_after(error: grpc.RpcError) -> float | None:
-    """The seconds of the call's google.rpc.RetryInfo detail; None without one."""
-    details = rpc_status.from_call(error)
-    for detail in details.details if details else ():
-        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            info = error_details_pb2.RetryInfo()
-            detail.Unpack(info)
-            return info.retry_delay.ToTimedelta().total_seconds()
-    return None
+def _standard_details(error: grpc.RpcError):
+    """The call's google.rpc.RetryInfo and ErrorInfo details (AIP-193), each None when
+    the status has none."""
+    found = {error_details_pb2.RetryInfo: None, error_details_pb2.ErrorInfo: None}
+    status = rpc_status.from_call(error)
+    for detail in status.details if status else ():
+        for kind in found:
+            if detail.Is(kind.DESCRIPTOR):
+                found[kind] = kind()
+                detail.Unpack(found[kind])
+    return found[error_details_pb2.RetryInfo], found[error_details_pb2.ErrorInfo]
 
 
 def from_unexpected(error: Exception) -> Response:

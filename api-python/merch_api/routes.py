@@ -76,6 +76,7 @@ def _view(operation: Operation, handler):
         g.path_values = operation.parse_path(raw_path)
         arguments.update(g.path_values)
         operation.check_query(request.args.keys())
+        arguments.update(operation.parse_headers(request.headers))
         if operation.body_schema is not None:
             body = _json_body(operation)
             operation.check_body(body)

@@ -6,7 +6,7 @@ from merch_api.handlers import call_db, created, db
 from merch_api.problems import Problem
 
 
-def place_order(body: dict, token):
+def place_order(body: dict, token, idempotency_key: str | None):
     answer = call_db(
         db().orders.CreateOrder,
         order_pb2.CreateOrderRequest(
@@ -14,10 +14,15 @@ def place_order(body: dict, token):
             product_id=body["product_id"],
             quantity=body["quantity"],
             credentials_version=token.credentials_version,
+            idempotency_key=idempotency_key,
         ),
     )
     order = answer.order
-    return created(representations.order(order), f"/orders/{order.id}")
+    body, status, headers = created(representations.order(order), f"/orders/{order.id}")
+    if answer.replayed:
+        # Stripe's name for it: this answer repeats the first one, nothing changed.
+        headers["Idempotent-Replayed"] = "true"
+    return body, status, headers
 
 
 def list_my_orders(user):
