@@ -28,7 +28,7 @@ MONEY_PATTERN = r"^[0-9]+\.[0-9]{2}$"
 
 # (kind, SQL table.column, proto Message.field, OpenAPI Schema.property or None).
 # An OpenAPI name may be "Schema.property|Schema.property": every one must agree;
-# "parameters.Id" is the schema of a path parameter.
+# "parameters.Id" is the schema of a parameter (path or header) of the file's components.
 ROWS = [
     ("id", "products.id", "Product.id", "Product.id"),
     ("id", "users.id", "User.id", "User.id"),
@@ -87,6 +87,7 @@ LIMITS = [
     ("CreateOrderRequest.product_id", "NewOrder.product_id"),
     ("CreateOrderRequest.quantity", "NewOrder.quantity"),
     ("CreateOrderRequest.credentials_version", None),
+    ("CreateOrderRequest.idempotency_key", "parameters.IdempotencyKey"),
     ("GetOrderRequest.id", "parameters.Id"),
     ("GetOrderRequest.user_id", None),
     ("ListOrdersRequest.user_id", None),
@@ -106,10 +107,16 @@ _SAME_LIMIT = {
 
 # SQL columns that are deliberately in no message: the hash never leaves the DB service,
 # the two "when" columns of soft deletion are not part of the contract's User, and the
-# counts of failed logins are the DB service's own bookkeeping.
-SQL_ONLY = {"users.password_hash", "users.deactivated_at"} | {
-    f"login_throttle.{column}" for column in ("key", "failures", "last_failure_at", "blocked_until")
-}
+# counts of failed logins and the idempotency keys are the DB service's own bookkeeping
+# (a key's limits are CreateOrderRequest.idempotency_key's, checked in LIMITS and below).
+SQL_ONLY = (
+    {"users.password_hash", "users.deactivated_at"}
+    | {f"login_throttle.{c}" for c in ("key", "failures", "last_failure_at", "blocked_until")}
+    | {
+        f"order_idempotency_keys.{c}"
+        for c in ("user_id", "key", "fingerprint", "order_id", "created_at")
+    }
+)
 
 _SQL_TYPE = re.compile(
     r"^(serial|int|integer|bigint|text|boolean|timestamptz|timestamp|"
@@ -567,3 +574,10 @@ def markdown_table() -> str:
 
 if __name__ == "__main__":
     sys.stdout.write(markdown_table() + "\n")
+
+
+def test_an_idempotency_key_fits_its_column():
+    """The longest key the header and the proto allow is one the table can store."""
+    column = varchar_length(SQL["order_idempotency_keys"]["columns"]["key"]["type"])
+    ((_, header),) = api_schemas("parameters.IdempotencyKey")
+    assert column == header["maxLength"], (column, header["maxLength"])
