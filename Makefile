@@ -39,7 +39,7 @@ test: up tools lint go-test py-test smoke ## start the store if needed, then run
 # Maven Central (Java 17 runs it), fetched by Maven like the Kafka jars.
 OPENAPI_GENERATOR_VERSION := 7.25.0
 OPENAPI_GENERATOR := .state/tools/openapi-generator-cli-$(OPENAPI_GENERATOR_VERSION).jar
-tools: $(VENV)/bin/python .state/bin/protoc-gen-go .state/bin/protoc-gen-go-grpc .state/bin/docker-compose $(OPENAPI_GENERATOR)
+tools: $(VENV)/bin/python .state/bin/protoc-gen-go .state/bin/protoc-gen-go-grpc .state/bin/docker-compose $(OPENAPI_GENERATOR) .state/bin/helm
 
 $(OPENAPI_GENERATOR):
 	mvn -q -B dependency:copy -Dartifact=org.openapitools:openapi-generator-cli:$(OPENAPI_GENERATOR_VERSION) \
@@ -60,11 +60,16 @@ COMPOSE_VERSION := v5.0.2
 	GOBIN=$(CURDIR)/.state/tools go install github.com/docker/compose/v5/cmd@$(COMPOSE_VERSION)
 	mkdir -p .state/bin && mv .state/tools/cmd $@
 
+# helm for tests/test_k8s.py, which lints, renders and validates deploy/k8s offline.
+HELM_VERSION := v3.22.0
+.state/bin/helm:
+	GOBIN=$(CURDIR)/.state/bin go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
 generate: tools ## regenerate the Go and Python code from proto/
 	$(VENV)/bin/buf lint
 	$(VENV)/bin/buf generate
 
-lint: tools ## ruff, gofmt, go vet and buf lint
+lint: tools ## ruff, gofmt, go vet, buf lint, and the Helm chart of deploy/k8s
 	@echo "==> lint"
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -72,6 +77,7 @@ lint: tools ## ruff, gofmt, go vet and buf lint
 	  if [[ -n "$$unformatted" ]]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	@for m in $(GO_MODULES); do (cd $$m && echo "go vet $$m" && go vet ./...) || exit 1; done
 	$(VENV)/bin/buf lint
+	$(VENV)/bin/pytest -q -p no:cacheprovider tests/test_k8s.py tests/test_capacity.py
 
 go-test: ## go test for both Go services against the running PostgreSQL and Kafka
 	@echo "==> go test"

@@ -1,0 +1,571 @@
+"""deploy/k8s, the Helm chart, without a cluster: helm lints and renders it (the default
+and the scaled profile), every rendered object validates against the schemas of a
+pinned Kubernetes (kubernetes-validate, strict: unknown fields fail too), and the
+deployment's invariants hold: nothing runs as root or writes its root filesystem, every
+long-running container has probes and every container limits, only the Ingress is
+public, the NetworkPolicies allow exactly the architecture's edges, the configuration
+uses .env's names, and the DB service's pools fit in PostgreSQL.
+
+Each invariant is a function that lists what breaks it; the tests assert the list is
+empty, and the last tests break a rendered chart on purpose (an edge, a probe) to show
+the checks notice."""
+
+import copy
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CHART = ROOT / "deploy/k8s"
+ENV_EXAMPLE = ROOT / ".env.example"
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+
+# The Kubernetes the chart is written for and checked against: schemas of this version
+# (kubernetes-validate ships them, pinned in requirements-dev.txt) and helm's
+# Capabilities.KubeVersion, which Chart.yaml's kubeVersion must accept.
+KUBERNETES_VERSION = "1.34.0"
+HELM_MODULE = "helm.sh/helm/v3/cmd/helm@v3.22.0"
+RELEASE, NAMESPACE = "merch-store", "store"
+PROFILES = {"default": [], "scaled": ["-f", str(CHART / "values-scaled.yaml")]}
+
+# The architecture (README's diagram): who opens connections to whom, on which port.
+# Every edge of it and no other is allowed.
+EXPECTED_EDGES = {
+    # NGINX's place: the cluster's ingress controller reaches the API replicas.
+    ("ingress-controller", "api", 5000),
+    # The API calls both gRPC services; the DB service ships its own log records too.
+    ("api", "dbsvc", 50051),
+    ("api", "logsvc", 50052),
+    ("dbsvc", "logsvc", 50052),
+    # Only the DB service uses PostgreSQL; the migrations run as a one-shot Job.
+    ("dbsvc", "postgres", 5432),
+    ("db-migrate", "postgres", 5432),
+    # Only the logging service writes to Kafka; the topic Job creates log-channel, and
+    # brokers replicate between themselves.
+    ("logsvc", "kafka", 9092),
+    ("kafka-topic", "kafka", 9092),
+    ("kafka", "kafka", 9092),
+    # Kafka (ZooKeeper mode) uses ZooKeeper; ensemble members talk to each other.
+    ("kafka", "zookeeper", 2181),
+    ("zookeeper", "zookeeper", 2888),
+    ("zookeeper", "zookeeper", 3888),
+}
+COMPONENTS = {"api", "dbsvc", "logsvc", "postgres", "zookeeper", "kafka"}
+JOBS = {"db-migrate", "kafka-topic"}
+GO_SERVICES = {"dbsvc": 50051, "logsvc": 50052}
+WORKLOADS = ("Deployment", "StatefulSet", "Job")
+COMPONENT_LABEL = "app.kubernetes.io/component"
+INSTALL_HINT = (
+    "helm not found. `make tools` builds it into .state/bin from the Go module proxy:\n"
+    f"  GOBIN=$PWD/.state/bin go install {HELM_MODULE}\n"
+    "(or point HELM_BIN at a helm 3)."
+)
+
+
+def helm_command():
+    for candidate in (os.environ.get("HELM_BIN"), str(ROOT / ".state/bin/helm")):
+        if candidate and Path(candidate).is_file():
+            return [candidate]
+    if shutil.which("helm"):
+        return ["helm"]
+    pytest.fail(INSTALL_HINT)
+
+
+def helm(*args):
+    answer = subprocess.run(
+        [*helm_command(), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        # No kubeconfig, no repositories: nothing here may reach a cluster or a network.
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent"},
+    )
+    assert answer.returncode == 0, answer.stderr + answer.stdout
+    return answer.stdout
+
+
+def render(profile, *extra):
+    out = helm(
+        "template",
+        RELEASE,
+        str(CHART),
+        "--namespace",
+        NAMESPACE,
+        "--kube-version",
+        KUBERNETES_VERSION,
+        *PROFILES[profile],
+        *extra,
+    )
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+@pytest.fixture(scope="module", params=sorted(PROFILES))
+def profile(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def objects(profile):
+    return render(profile)
+
+
+def env_file_names(path):
+    names = set()
+    for line in path.read_text().splitlines():
+        name, sep, _ = line.partition("=")
+        if sep and not line.lstrip().startswith("#"):
+            names.add(name.strip())
+    return names
+
+
+def of_kind(objects, kind):
+    return [o for o in objects if o["kind"] == kind]
+
+
+def named(objects, kind, name):
+    found = [o for o in of_kind(objects, kind) if o["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind} {name}: {len(found)} found"
+    return found[0]
+
+
+def workloads(objects):
+    return [o for o in objects if o["kind"] in WORKLOADS]
+
+
+def pod_spec(workload):
+    return workload["spec"]["template"]["spec"]
+
+
+def component(workload):
+    return workload["spec"]["template"]["metadata"]["labels"][COMPONENT_LABEL]
+
+
+def containers(workload, init=True):
+    spec = pod_spec(workload)
+    return list(spec.get("initContainers") or []) * init + list(spec["containers"])
+
+
+def fullname():
+    return RELEASE  # the release name contains the chart's name
+
+
+def config_data(objects):
+    return named(objects, "ConfigMap", f"{fullname()}-config")["data"]
+
+
+def env_of(container):
+    return {e["name"]: e for e in container.get("env") or []}
+
+
+# ---- the invariants, each a list of what breaks it ----
+
+
+def run_as_root(objects):
+    problems = []
+    for w in workloads(objects):
+        pod = pod_spec(w).get("securityContext") or {}
+        for c in containers(w):
+            sc = {**pod, **(c.get("securityContext") or {})}
+            where = f"{w['kind']} {w['metadata']['name']} container {c['name']}"
+            if sc.get("runAsNonRoot") is not True:
+                problems.append(f"{where}: runAsNonRoot is not true")
+            if sc.get("runAsUser") in (None, 0) or sc.get("runAsGroup") == 0:
+                problems.append(f"{where}: no numeric non-root runAsUser/runAsGroup")
+            if c.get("securityContext", {}).get("privileged"):
+                problems.append(f"{where}: privileged")
+            if (c.get("securityContext") or {}).get("allowPrivilegeEscalation") is not False:
+                problems.append(f"{where}: may escalate privileges")
+            if (c.get("securityContext") or {}).get("readOnlyRootFilesystem") is not True:
+                problems.append(f"{where}: its root filesystem is writable")
+            caps = (c.get("securityContext") or {}).get("capabilities") or {}
+            if caps.get("drop") != ["ALL"] or caps.get("add"):
+                problems.append(f"{where}: keeps Linux capabilities")
+        spec = pod_spec(w)
+        if spec.get("hostNetwork") or spec.get("hostPID") or spec.get("hostIPC"):
+            problems.append(f"{w['metadata']['name']}: shares a host namespace")
+        if spec.get("automountServiceAccountToken") is not False:
+            problems.append(f"{w['metadata']['name']}: mounts an API token it does not use")
+    return problems
+
+
+def missing_probes_or_limits(objects):
+    problems = []
+    for w in workloads(objects):
+        long_running = w["kind"] != "Job"
+        for c in containers(w):
+            where = f"{w['kind']} {w['metadata']['name']} container {c['name']}"
+            resources = c.get("resources") or {}
+            for bound in ("requests", "limits"):
+                for resource in ("cpu", "memory"):
+                    if resource not in (resources.get(bound) or {}):
+                        problems.append(f"{where}: no {resource} {bound}")
+            is_init = c in (pod_spec(w).get("initContainers") or [])
+            if long_running and not is_init:
+                for probe in ("readinessProbe", "livenessProbe"):
+                    if not c.get(probe):
+                        problems.append(f"{where}: no {probe}")
+    return problems
+
+
+def peers(peer, ingress_controller, pods):
+    """The components a NetworkPolicy peer admits, by name."""
+    if set(peer) - {"podSelector", "namespaceSelector"}:
+        return {f"ipBlock {peer.get('ipBlock')}"}  # anything but pods: not ours
+    if "namespaceSelector" in peer:
+        # Another namespace: only the ingress controller, selected exactly.
+        selected = (
+            peer["namespaceSelector"].get("matchLabels"),
+            (peer.get("podSelector") or {}).get("matchLabels"),
+        )
+        return {"ingress-controller"} if selected == ingress_controller else {f"other {peer}"}
+    return selected_components(peer["podSelector"], pods)
+
+
+def selected_components(selector, pods):
+    assert not selector.get("matchExpressions"), "only matchLabels are read here"
+    labels = selector.get("matchLabels") or {}
+    return {name for name, pod in pods.items() if labels.items() <= pod.items()}
+
+
+def pod_labels(objects):
+    return {component(w): w["spec"]["template"]["metadata"]["labels"] for w in workloads(objects)}
+
+
+def allowed_edges(objects, ingress_controller):
+    """(source, destination, port) for every connection the NetworkPolicies allow; '*'
+    for any source or port."""
+    pods = pod_labels(objects)
+    edges = set()
+    for policy in of_kind(objects, "NetworkPolicy"):
+        spec = policy["spec"]
+        if "Ingress" not in spec.get("policyTypes", ["Ingress"]):
+            continue
+        for target in selected_components(spec["podSelector"], pods):
+            for rule in spec.get("ingress") or []:
+                sources = set()
+                for peer in rule.get("from") or [{"anyone": True}]:
+                    sources |= {"*"} if "anyone" in peer else peers(peer, ingress_controller, pods)
+                ports = [p.get("port", "*") for p in rule.get("ports") or [{}]]
+                edges |= {(s, target, port) for s in sources for port in ports}
+    return edges
+
+
+def unprotected_pods(objects):
+    """Components whose pods no default-deny policy covers (open to the whole cluster)."""
+    pods = pod_labels(objects)
+    covered = set()
+    for policy in of_kind(objects, "NetworkPolicy"):
+        spec = policy["spec"]
+        if spec.get("policyTypes") == ["Ingress"] and not spec.get("ingress"):
+            covered |= selected_components(spec["podSelector"], pods)
+    return set(pods) - covered
+
+
+def ingress_controller_selector():
+    values = yaml.safe_load((CHART / "values.yaml").read_text())["ingress"]["controller"]
+    return values["namespaceLabels"], values["podLabels"]
+
+
+# ---- the tests ----
+
+
+@pytest.mark.parametrize("lint_profile", sorted(PROFILES))
+def test_helm_lints_the_chart_strictly(lint_profile):
+    helm(
+        "lint",
+        "--strict",
+        "--kube-version",
+        KUBERNETES_VERSION,
+        str(CHART),
+        *PROFILES[lint_profile],
+    )
+
+
+def test_every_object_validates_against_the_kubernetes_schemas(objects):
+    assert len(objects) > 20
+    problems = []
+    for o in objects:
+        try:
+            kubernetes_validate.validate(o, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            problems.append(f"{o['kind']} {o['metadata']['name']}: {error.message}")
+    assert problems == []
+
+
+def test_every_part_of_the_store_is_there(objects):
+    kinds = {(o["kind"], component(o)) for o in workloads(objects)}
+    assert kinds == {
+        ("Deployment", "api"),
+        ("Deployment", "dbsvc"),
+        ("Deployment", "logsvc"),
+        ("StatefulSet", "postgres"),
+        ("StatefulSet", "zookeeper"),
+        ("StatefulSet", "kafka"),
+        ("Job", "db-migrate"),
+        ("Job", "kafka-topic"),
+    }
+    assert {component(w) for w in workloads(objects)} == COMPONENTS | JOBS
+
+
+def test_no_container_runs_as_root_or_writes_its_root_filesystem(objects):
+    assert run_as_root(objects) == []
+
+
+def test_every_container_has_limits_and_every_server_probes(objects):
+    assert missing_probes_or_limits(objects) == []
+
+
+def test_the_go_services_are_probed_over_grpc_health_and_the_api_over_http(objects):
+    for w in of_kind(objects, "Deployment"):
+        (c,) = containers(w)
+        name = component(w)
+        for probe in ("readinessProbe", "livenessProbe"):
+            if name in GO_SERVICES:
+                assert c[probe]["grpc"]["port"] == GO_SERVICES[name], (name, probe)
+            else:
+                assert c[probe]["httpGet"]["path"] == "/healthz", (name, probe)
+        if name == "api":
+            # A replica takes traffic only once it has reached its services (readyz).
+            assert c["startupProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def test_writable_paths_are_volumes(objects):
+    api = named(objects, "Deployment", f"{fullname()}-api")
+    mounts = {m["mountPath"]: m["name"] for m in containers(api)[0]["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod_spec(api)["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+    for name in ("postgres", "kafka", "zookeeper"):
+        w = named(objects, "StatefulSet", f"{fullname()}-{name}")
+        claims = {t["metadata"]["name"] for t in w["spec"]["volumeClaimTemplates"]}
+        mounted = {m["name"] for m in containers(w)[0]["volumeMounts"]}
+        assert claims <= mounted, name
+
+
+def test_stateless_services_run_twice_roll_without_loss_and_have_budgets(objects):
+    hpas = {
+        h["spec"]["scaleTargetRef"]["name"]: h for h in of_kind(objects, "HorizontalPodAutoscaler")
+    }
+    budgets = [
+        p["spec"]["selector"]["matchLabels"] for p in of_kind(objects, "PodDisruptionBudget")
+    ]
+    for w in of_kind(objects, "Deployment"):
+        name = w["metadata"]["name"]
+        replicas = w["spec"].get("replicas")
+        if name in hpas:
+            assert replicas is None, f"{name}: the HPA owns the count, helm would reset it"
+            replicas = hpas[name]["spec"]["minReplicas"]
+        assert replicas >= 2, name
+        strategy = w["spec"]["strategy"]
+        assert strategy["type"] == "RollingUpdate"
+        assert strategy["rollingUpdate"]["maxUnavailable"] == 0, name
+        labels = w["spec"]["template"]["metadata"]["labels"]
+        assert any(b.items() <= labels.items() for b in budgets), f"{name}: no PodDisruptionBudget"
+    (api_hpa,) = of_kind(objects, "HorizontalPodAutoscaler")
+    assert api_hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": f"{fullname()}-api",
+    }
+    (metric,) = api_hpa["spec"]["metrics"]
+    assert metric["resource"]["name"] == "cpu"
+
+
+def test_only_the_ingress_is_public(objects):
+    for service in of_kind(objects, "Service"):
+        spec = service["spec"]
+        assert spec.get("type", "ClusterIP") == "ClusterIP", service["metadata"]["name"]
+        assert not spec.get("externalIPs") and not spec.get("loadBalancerIP")
+    for w in workloads(objects):
+        assert not pod_spec(w).get("hostNetwork")
+        for c in containers(w):
+            assert not any("hostPort" in p for p in c.get("ports") or []), c["name"]
+    (ingress,) = of_kind(objects, "Ingress")
+    backends = {
+        path["backend"]["service"]["name"]
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    }
+    assert backends == {f"{fullname()}-api"}
+    api_service = named(objects, "Service", f"{fullname()}-api")
+    assert api_service["spec"]["selector"][COMPONENT_LABEL] == "api"
+
+
+def test_network_policies_allow_exactly_the_edges_of_the_architecture(objects):
+    assert allowed_edges(objects, ingress_controller_selector()) == EXPECTED_EDGES
+    assert unprotected_pods(objects) == set()
+
+
+def test_the_policies_use_the_ports_the_pods_listen_on(objects):
+    listening = {
+        (component(w), p["containerPort"])
+        for w in workloads(objects)
+        for c in containers(w)
+        for p in c.get("ports") or []
+    }
+    zookeeper = named(objects, "StatefulSet", f"{fullname()}-zookeeper")
+    for _, target, port in EXPECTED_EDGES:
+        if target == "zookeeper" and port != 2181 and zookeeper["spec"]["replicas"] == 1:
+            continue  # a lone member has no peers to listen for
+        assert (target, port) in listening
+
+
+def test_configuration_uses_the_names_of_env_example(objects):
+    names = env_file_names(ENV_EXAMPLE)
+    for o in of_kind(objects, "ConfigMap") + of_kind(objects, "Secret"):
+        keys = set(o.get("data") or {}) | set(o.get("stringData") or {})
+        assert keys and keys <= names, f"{o['metadata']['name']}: {sorted(keys - names)}"
+    # values.yaml spells them the same way.
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert set(values["config"]) | set(values["secrets"]) <= names
+    assert not any(values["secrets"].values()), "values.yaml holds no secret"
+
+
+def test_every_reference_names_a_key_that_is_rendered(objects):
+    data = {
+        (o["kind"], o["metadata"]["name"]): set(o.get("data") or {})
+        for o in of_kind(objects, "ConfigMap") + of_kind(objects, "Secret")
+    }
+    for w in workloads(objects):
+        for c in containers(w):
+            for e in c.get("env") or []:
+                source = e.get("valueFrom") or {}
+                for kind, ref in (("ConfigMap", "configMapKeyRef"), ("Secret", "secretKeyRef")):
+                    if ref in source:
+                        key = (kind, source[ref]["name"])
+                        assert source[ref]["key"] in data.get(key, ()), (c["name"], e)
+
+
+def secret_keys_of(workload):
+    return {
+        e["valueFrom"]["secretKeyRef"]["key"]
+        for c in containers(workload)
+        for e in c.get("env") or []
+        if "secretKeyRef" in (e.get("valueFrom") or {})
+    }
+
+
+def test_each_pod_gets_only_the_secrets_it_needs(objects):
+    given = {component(w): secret_keys_of(w) for w in workloads(objects)}
+    assert given == {
+        "api": {"JWT_SECRET"},
+        "dbsvc": {"DBSVC_DB_PASSWORD"},
+        "logsvc": set(),
+        "postgres": {"POSTGRES_PASSWORD"},
+        "zookeeper": set(),
+        "kafka": set(),
+        "db-migrate": {"POSTGRES_PASSWORD", "DBSVC_DB_PASSWORD"},
+        "kafka-topic": set(),
+    }
+    for w in workloads(objects):
+        for c in containers(w):
+            assert "envFrom" not in c, f"{c['name']}: takes whole objects, not its keys"
+
+
+def test_the_db_service_logs_in_as_its_role_and_the_migrations_run_as_the_owner(objects):
+    dbsvc = env_of(containers(named(objects, "Deployment", f"{fullname()}-dbsvc"))[0])
+    assert dbsvc["POSTGRES_USER"]["valueFrom"]["configMapKeyRef"]["key"] == "DBSVC_DB_USER"
+    assert dbsvc["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "DBSVC_DB_PASSWORD"
+    job = named(objects, "Job", f"{fullname()}-db-migrate")
+    hooks = set(job["metadata"]["annotations"]["helm.sh/hook"].split(","))
+    assert hooks == {"post-install", "pre-upgrade"}
+    migrate = env_of(job["spec"]["template"]["spec"]["containers"][0])
+    assert migrate["PGUSER"]["valueFrom"]["configMapKeyRef"]["key"] == "POSTGRES_USER"
+    assert migrate["PGPASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "POSTGRES_PASSWORD"
+    assert "password" not in migrate["GOOSE_DBSTRING"]["value"].lower()
+
+
+def test_grpc_clients_dial_headless_services_by_dns(objects):
+    data = config_data(objects)
+    pods = pod_labels(objects)
+    for name, port in GO_SERVICES.items():
+        service_name = f"{fullname()}-{name}-headless"
+        key = f"{name.upper()}_ADDR"
+        assert data[key] == f"dns:///{service_name}:{port}"
+        service = named(objects, "Service", service_name)
+        assert service["spec"]["clusterIP"] == "None", "a ClusterIP pins a channel to one pod"
+        assert not service["spec"].get("publishNotReadyAddresses")
+        assert [p["port"] for p in service["spec"]["ports"]] == [port]
+        assert selected_components({"matchLabels": service["spec"]["selector"]}, pods) == {name}
+    api = env_of(containers(named(objects, "Deployment", f"{fullname()}-api"))[0])
+    dbsvc = env_of(containers(named(objects, "Deployment", f"{fullname()}-dbsvc"))[0])
+    for env, key in ((api, "DBSVC_ADDR"), (api, "LOGSVC_ADDR"), (dbsvc, "LOGSVC_ADDR")):
+        assert env[key]["valueFrom"]["configMapKeyRef"]["key"] == key
+
+
+def test_stateful_parts_run_the_images_of_the_compose_file(objects):
+    compose = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    for name in ("postgres", "zookeeper", "kafka"):
+        w = named(objects, "StatefulSet", f"{fullname()}-{name}")
+        assert containers(w)[0]["image"] == compose[name]["image"]
+    topic = named(objects, "Job", f"{fullname()}-kafka-topic")
+    assert containers(topic)[0]["image"] == compose["kafka-init"]["image"]
+
+
+def test_the_pools_fit_in_postgres_max_connections(objects):
+    data = config_data(objects)
+    dbsvc = named(objects, "Deployment", f"{fullname()}-dbsvc")
+    surge = dbsvc["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
+    postgres = containers(named(objects, "StatefulSet", f"{fullname()}-postgres"))[0]
+    (max_connections,) = re.findall(r"max_connections=(\d+)", " ".join(postgres["args"]))
+    migrate_job, superuser_reserved = 1, 3
+    needed = (
+        int(data["DB_POOL_MAX_CONNS"]) * (dbsvc["spec"]["replicas"] + surge)
+        + migrate_job
+        + superuser_reserved
+    )
+    assert needed <= int(max_connections)
+
+
+def test_the_scaled_profile_replicates_the_log_topic():
+    objects = render("scaled")
+    kafka = named(objects, "StatefulSet", f"{fullname()}-kafka")
+    zookeeper = named(objects, "StatefulSet", f"{fullname()}-zookeeper")
+    assert kafka["spec"]["replicas"] == 3 and zookeeper["spec"]["replicas"] == 3
+    broker = env_of(containers(kafka)[0])
+    assert broker["KAFKA_MIN_INSYNC_REPLICAS"]["value"] == "2"
+    assert broker["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"]["value"] == "3"
+    topic = env_of(containers(named(objects, "Job", f"{fullname()}-kafka-topic"))[0])
+    assert topic["REPLICATION_FACTOR"]["value"] == "3"
+    assert int(topic["PARTITIONS"]["value"]) > 3
+    assert len(config_data(objects)["KAFKA_BROKERS"].split(",")) == 3
+    for w in of_kind(objects, "Deployment"):
+        replicas = w["spec"].get("replicas")
+        assert replicas is None or replicas >= 3, w["metadata"]["name"]
+
+
+# ---- the checks themselves: a chart broken on purpose fails them ----
+
+
+def test_a_missing_network_policy_edge_is_noticed():
+    objects = render("default")
+    controller = ingress_controller_selector()
+    broken = [
+        o
+        for o in objects
+        if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"].endswith("-dbsvc-from-api"))
+    ]
+    assert len(broken) == len(objects) - 1
+    assert EXPECTED_EDGES - allowed_edges(broken, controller) == {("api", "dbsvc", 50051)}
+    # A policy that lets anyone in shows up as an edge from '*'.
+    opened = copy.deepcopy(objects)
+    for o in opened:
+        if o["kind"] == "NetworkPolicy" and o["metadata"]["name"].endswith(
+            "-postgres-from-dbsvc-db-migrate"
+        ):
+            o["spec"]["ingress"][0].pop("from")
+    assert ("*", "postgres", 5432) in allowed_edges(opened, controller)
+
+
+def test_a_missing_probe_is_noticed():
+    objects = copy.deepcopy(render("default"))
+    dbsvc = named(objects, "Deployment", f"{fullname()}-dbsvc")
+    del containers(dbsvc)[0]["livenessProbe"]
+    assert missing_probes_or_limits(objects) == [
+        f"Deployment {fullname()}-dbsvc container dbsvc: no livenessProbe"
+    ]
