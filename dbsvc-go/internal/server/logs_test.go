@@ -28,7 +28,8 @@ type logsvc struct {
 	mu        sync.Mutex
 	failFirst int
 	calls     int
-	entries   []*logv1.LogEntry
+	entries   []*logv1.LogEntry // of the calls answered OK
+	received  []*logv1.LogEntry // of every call, failed ones too
 }
 
 func startLogsvc(t *testing.T, failFirst int) *logsvc {
@@ -60,6 +61,7 @@ func (l *logsvc) StreamLogs(stream grpc.ClientStreamingServer[logv1.StreamLogsRe
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls++
+	l.received = append(l.received, got...)
 	if l.calls <= l.failFirst {
 		return status.Error(codes.Unavailable, "kafka did not acknowledge")
 	}
@@ -103,6 +105,19 @@ func TestWritesAreLoggedToLogsvc(t *testing.T) {
 	e := l.waitEntry(t, "req-create-"+n)
 	if e.GetService() != "db" || e.GetInstance() != "db-test" || e.GetLevel() != logv1.Level_LEVEL_INFO || e.GetMessage() == "" || e.GetTs() == nil {
 		t.Errorf("entry %v, want service db, instance db-test, level INFO, a message and a time", e)
+	}
+	// The two failed calls and the accepted one carried the entry with one
+	// event id, which is what lets a consumer drop copies of a retried entry.
+	var ids []string
+	l.mu.Lock()
+	for _, r := range l.received {
+		if r.GetRequestId() == "req-create-"+n {
+			ids = append(ids, r.GetEventId())
+		}
+	}
+	l.mu.Unlock()
+	if len(ids) != 3 || ids[0] == "" || ids[1] != ids[0] || ids[2] != ids[0] {
+		t.Errorf("event ids of the entry in the 2 failed calls and the accepted one: %q, want one id 3 times", ids)
 	}
 
 	order, err := s.orders.CreateOrder(withRequestID("req-order"), &dbv1.CreateOrderRequest{UserId: created.GetUser().GetId(), ProductId: 2, Quantity: 1})
