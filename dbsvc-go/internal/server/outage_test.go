@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sustech-merch/store/dbsvc/internal/config"
+	"github.com/sustech-merch/store/dbsvc/internal/pgtest"
 	dbv1 "github.com/sustech-merch/store/gen/go/merchstore/db/v1"
 )
 
@@ -97,6 +98,7 @@ func (p *proxy) setCut(cut bool) {
 }
 
 func TestDatabaseOutage(t *testing.T) {
+	pgtest.Need(t)
 	p := startProxy(t, net.JoinHostPort(testDB.Config.PostgresHost, strconv.Itoa(testDB.Config.PostgresPort)))
 	host, port, _ := net.SplitHostPort(p.lis.Addr().String())
 	s := startService(t, serviceOptions{change: func(c *config.Config) {
