@@ -177,6 +177,14 @@ def records_of(topic, instance, until, timeout=20.0):
     return records
 
 
+def through(key):
+    """records_of's `until`: the records up to the one keyed `key`, a sentinel submitted
+    after the entries under test. One shipper sends in order into one partition, so by
+    then every record before it is read, copies included, and counting them means
+    something (stopping at the expected count could never see one too many)."""
+    return lambda records: any(k == key for k, _ in records)
+
+
 def entry(request_id, message, **fields):
     return log_pb2.LogEntry(
         level=log_pb2.LEVEL_INFO, request_id=request_id, message=message, **fields
@@ -255,17 +263,18 @@ def test_entries_arrive_as_contract_records(logsvc, topic, shippers):
     event_ids = {e.request_id: e.event_id for e in entries}
     assert len(set(event_ids.values())) == 50
     assert all(re.match(UUID, event_id) for event_id in event_ids.values())
+    shipper.submit(entry("sentinel", "the last one"))
     # close() flushes what is queued.
     shipper.close(timeout=10)
     assert shipper.stats() == {
         "queued": 0,
-        "sent": 50,
+        "sent": 51,
         "dropped": 0,
         "retried_batches": 0,
         "rejected": 0,
     }
 
-    records = records_of(topic, instance, until=lambda r: len(r) >= 50)
+    records = records_of(topic, instance, until=through("sentinel"))[:-1]
     assert len(records) == 50
     by_id = dict(records)
     assert sorted(by_id) == sorted(f"{prefix}-{i}" for i in range(50))
@@ -339,13 +348,15 @@ def test_full_queue_drops_and_counts_then_reports_the_drop(logsvc, topic, shippe
         hole.close()
 
     logsvc.start()
+    shipper.submit(entry("sentinel", "after the others"))
 
-    # The 11 entries that fit (1 held by the sender, 10 queued) and the WARNING.
-    records = records_of(topic, instance, until=lambda r: len(r) >= 12, timeout=30)
+    # The 11 entries that fit (1 held by the sender, 10 queued), the WARNING, the sentinel.
+    records = records_of(topic, instance, until=through("sentinel"), timeout=30)
+    assert len(records) == 13, records
     warnings = [r for _, r in records if r["level"] == "WARNING"]
     assert len(warnings) == 1, records
     assert "dropped 20 log entries" in warnings[0]["message"]
-    assert {key for key, r in records if r["level"] == "INFO"} == {"held"} | {
+    assert {key for key, r in records if r["level"] == "INFO"} == {"held", "sentinel"} | {
         f"over-{i}" for i in range(10)
     }
     assert shipper.stats()["dropped"] == 20
@@ -359,11 +370,12 @@ def test_malformed_entry_is_counted_and_does_not_block_the_others(logsvc, topic,
     shipper.submit(entry("ok-2", "valid too"))
     wait_for(lambda: shipper.stats()["rejected"] == 1, 10, "the rejection to be counted")
     shipper.submit(entry("ok-3", "after the rejection"))
+    shipper.submit(entry("sentinel", "the last one"))
 
-    records = records_of(topic, instance, until=lambda r: len(r) >= 3)
-    assert sorted(key for key, _ in records) == ["ok-1", "ok-2", "ok-3"]
+    records = records_of(topic, instance, until=through("sentinel"))
+    assert [key for key, _ in records] == ["ok-1", "ok-2", "ok-3", "sentinel"]
     stats = shipper.stats()
-    assert (stats["sent"], stats["rejected"], stats["retried_batches"]) == (3, 1, 0)
+    assert (stats["sent"], stats["rejected"], stats["retried_batches"]) == (4, 1, 0)
 
 
 def test_monitor_filters_records_and_skips_malformed_ones(logsvc, topic, shippers):
@@ -384,8 +396,14 @@ def test_monitor_filters_records_and_skips_malformed_ones(logsvc, topic, shipper
         )
     )
     shipper.submit(log_pb2.LogEntry(level=log_pb2.LEVEL_ERROR, request_id="other", message="x"))
+    # Matches every filter: the monitor's second line, if it skipped the others.
+    shipper.submit(
+        log_pb2.LogEntry(
+            level=log_pb2.LEVEL_ERROR, request_id=wanted_id, message="sentinel", http=http
+        )
+    )
     shipper.close(timeout=10)
-    assert shipper.stats()["sent"] == 3
+    assert shipper.stats()["sent"] == 4
 
     monitor = subprocess.run(
         [
@@ -401,7 +419,7 @@ def test_monitor_filters_records_and_skips_malformed_ones(logsvc, topic, shipper
             "--user",
             "7",
             "--max-records",
-            "1",
+            "2",
             "--timeout",
             "20",
         ],
@@ -413,7 +431,7 @@ def test_monitor_filters_records_and_skips_malformed_ones(logsvc, topic, shipper
     assert monitor.returncode == 0, monitor.stderr
     header, *lines = monitor.stdout.splitlines()
     assert header.split()[:3] == ["TIME", "(UTC)", "LEVEL"]
-    assert len(lines) == 1
+    assert len(lines) == 2 and lines[1].split()[-1] == "sentinel", lines
     assert lines[0].split()[2:] == [
         "WARNING",
         f"api/{instance}",
