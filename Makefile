@@ -7,10 +7,10 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GO_MODULES := gen/go dbsvc-go logsvc-go report/wire/gowire
 
-.PHONY: help up down status restart logs test lint go-test py-test smoke generate tools bench drills report
+.PHONY: help up down status restart logs test unit lint go-test py-test smoke quick-drills generate tools bench drills report
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 up: ## install what is missing, start the whole store and wait until it is healthy
 	@$(STACK) up
@@ -32,8 +32,31 @@ logs: ## follow the Kafka topic log-channel with Kafka's console consumer
 	  --bootstrap-server 127.0.0.1:$$KAFKA_EXTERNAL_PORT --topic $$KAFKA_TOPIC --from-beginning \
 	  --property print.key=true --property key.separator=" | "'
 
-test: up tools lint go-test py-test smoke ## start the store if needed, then run every linter and test
+# $(call stage,TARGET): runs `make TARGET` and says how long it took.
+stage = @t0=$$(date +%s); $(MAKE) --no-print-directory $(1) && echo "==> $(1): $$(( $$(date +%s) - t0 )) s"
+
+# The stages in this order: the unit tests need no store and fail fastest; the suites
+# against the store leave it as they found it; the drills stop, kill and restart its
+# parts, so they come last, where something they leave half-recovered can fail only them.
+test: ## every linter and test: unit, then (store started if needed) go test, pytest, smoke, quick drills
+	$(call stage,unit)
+	$(call stage,up)
+	$(call stage,tools)
+	$(call stage,lint)
+	$(call stage,go-test)
+	$(call stage,py-test)
+	$(call stage,smoke)
+	$(call stage,quick-drills)
 	@echo "==> all tests passed"
+
+# What `make unit` needs of .venv; the first `make up` (stack install) makes it.
+$(VENV)/bin/python:
+	@$(STACK) install
+
+unit: $(VENV)/bin/python ## fast unit tests, no store needed: the API's pure parts (pytest), the Go packages' (go test -short)
+	@echo "==> unit tests"
+	@$(VENV)/bin/pytest -q api-python/tests/unit
+	@for m in dbsvc-go logsvc-go; do (cd $$m && echo "go test -short $$m" && go test -short -count=1 ./...) || exit 1; done
 
 # OpenAPI Generator, the course's SDK generator, for tests/test_sdk.py: one jar from
 # Maven Central (Java 17 runs it), fetched by Maven like the Kafka jars.
@@ -79,14 +102,18 @@ lint: tools ## ruff, gofmt, go vet, buf lint, and the Helm chart of deploy/k8s
 	$(VENV)/bin/buf lint
 	$(VENV)/bin/pytest -q -p no:cacheprovider tests/test_k8s.py tests/test_capacity.py
 
-go-test: ## go test for both Go services against the running PostgreSQL and Kafka
+go-test: ## go test for both Go services against the running PostgreSQL and Kafka (the unit tests again with them)
 	@echo "==> go test"
 	@$(STACK) run bash -c 'cd dbsvc-go && go test -count=1 ./...'
 	@$(STACK) run bash -c 'cd logsvc-go && go test -count=1 ./...'
 
-py-test: ## pytest: the API and the whole stack, end to end through NGINX
+py-test: ## pytest: the API and the whole stack, end to end through NGINX (no drills)
 	@echo "==> pytest"
-	@$(STACK) run $(VENV)/bin/pytest
+	@$(STACK) run $(VENV)/bin/pytest --ignore=api-python/tests/unit --ignore=tests/drills
+
+quick-drills: ## the quick failure drills (tests/drills without the long ones), against the running store
+	@echo "==> quick drills"
+	@$(STACK) run $(VENV)/bin/pytest -p no:cacheprovider tests/drills
 
 smoke: ## scripts/smoke.sh: every operation with curl
 	@echo "==> smoke test"

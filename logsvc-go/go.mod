@@ -5,6 +5,7 @@ go 1.26.8
 replace github.com/sustech-merch/store/gen/go => ../gen/go
 
 require (
+	buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go v1.36.12-20260825204119-511051f7f437.2
 	github.com/segmentio/kafka-go v0.4.51
 	github.com/sustech-merch/store/gen/go v0.0.0-00010101000000-000000000000
 	golang.org/x/sync v0.25.0

@@ -9,6 +9,11 @@ other readers.
     scripts/log_monitor.py --from-beginning --level WARNING
     scripts/log_monitor.py --request-id 3f2a... --from-beginning --max-records 2 --timeout 10
 
+Delivery is at-least-once: a record can be in the topic twice. Both copies carry one
+event_id, and the monitor prints the first only (it remembers the ids of the last
+--dedup-window records it printed; records without an event_id, older than the field, are
+all printed).
+
 Environment: KAFKA_BOOTSTRAP (default 127.0.0.1:9093), KAFKA_TOPIC (default log-channel).
 Exit status: 0; 1 when Kafka or the topic cannot be reached, or when --max-records records
 were asked for and --timeout ran out first.
@@ -20,6 +25,7 @@ import os
 import sys
 import time
 import uuid
+from collections import deque
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
 
@@ -70,7 +76,16 @@ def parse_args(argv):
     parser.add_argument(
         "--timeout", type=float, metavar="SECONDS", help="exit after this many seconds"
     )
+    parser.add_argument(
+        "--dedup-window",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="drop a record whose event_id was among the last N printed (default 100000)",
+    )
     args = parser.parse_args(argv)
+    if args.dedup_window < 1:
+        parser.error("--dedup-window must be at least 1")
     if args.max_records is not None and args.max_records < 1:
         parser.error("--max-records must be at least 1")
     if args.timeout is not None and args.timeout <= 0:
@@ -80,6 +95,27 @@ def parse_args(argv):
 
 class Malformed(Exception):
     pass
+
+
+class RecentIds:
+    """The last `size` event ids seen, in bounded memory: a copy of a record comes soon
+    after the original (the producer resends a batch it got no answer for), not days
+    later, so remembering the recent ones catches the copies."""
+
+    def __init__(self, size):
+        self._order = deque()
+        self._ids = set()
+        self._size = size
+
+    def seen_before(self, event_id):
+        """Whether event_id is among the recent ones; remembers it if not."""
+        if event_id in self._ids:
+            return True
+        if len(self._order) == self._size:
+            self._ids.discard(self._order.popleft())
+        self._order.append(event_id)
+        self._ids.add(event_id)
+        return False
 
 
 def decode(value):
@@ -95,6 +131,8 @@ def decode(value):
         raise Malformed(f"missing {', '.join(missing)}")
     if record["level"] not in LEVELS:
         raise Malformed(f"unknown level {record['level']!r}")
+    if not isinstance(record.get("event_id", ""), str):
+        raise Malformed("event_id is not a string")
     return record
 
 
@@ -187,7 +225,8 @@ def open_consumer(args):
 def follow(args, out=sys.stdout, err=sys.stderr):
     consumer = open_consumer(args)
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
-    printed = 0
+    printed = duplicates = 0
+    recent = RecentIds(args.dedup_window)
     print(line([header for header, _, _ in COLUMNS] + ["MESSAGE"]), file=out, flush=True)
     try:
         while args.max_records is None or printed < args.max_records:
@@ -209,13 +248,20 @@ def follow(args, out=sys.stdout, err=sys.stderr):
                     flush=True,
                 )
                 continue
-            if wanted(record, args):
-                print(format_record(record), file=out, flush=True)
-                printed += 1
+            if not wanted(record, args):
+                continue
+            event_id = record.get("event_id")
+            if event_id is not None and recent.seen_before(event_id):
+                duplicates += 1
+                continue
+            print(format_record(record), file=out, flush=True)
+            printed += 1
     except KeyboardInterrupt:
         pass
     finally:
         consumer.close()
+    if duplicates:
+        print(f"log_monitor: skipped {duplicates} duplicate record(s) (same event_id)", file=err)
     if args.max_records is not None and printed < args.max_records:
         print(
             f"log_monitor: {printed} of {args.max_records} records within {args.timeout} s",

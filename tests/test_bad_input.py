@@ -146,7 +146,9 @@ def test_a_rejected_password_is_neither_echoed_nor_logged(http, base_url, custom
         answer = http.request(method, f"{base_url}{path}", json=body, headers=headers)
         assert answer.status_code in (400, 401), answer.text
         assert secret not in answer.text and "12345678" not in answer.text
-    for log_file in glob.glob(os.path.join(REPO, ".state/log/api-*.log")):
+    log_files = glob.glob(os.path.join(REPO, ".state/log/api-*.log"))
+    assert len(log_files) == 2, f"the replicas' logs are not where expected: {log_files}"
+    for log_file in log_files:
         with open(log_file, encoding="utf-8", errors="replace") as text:
             assert secret not in text.read(), f"{log_file} holds the rejected password"
 

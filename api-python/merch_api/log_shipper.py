@@ -5,7 +5,8 @@ is full the entry is dropped and counted. One daemon thread wakes every linger_s
 takes up to batch_size queued entries and sends them as one message of one StreamLogs
 call. logsvc answers a call only after Kafka has acknowledged every entry of it, so a call
 that fails (logsvc or Kafka down, a timeout) is sent again, with exponential backoff,
-until it succeeds: at-least-once, a record may arrive twice but is not lost. While that
+until it succeeds: at-least-once, a record may arrive twice but is not lost; both copies
+carry the event_id submit() gave the entry, so a consumer can drop the second. While that
 batch waits, new entries queue up; what does not fit is dropped, and once a batch gets
 through again a WARNING entry says how many were dropped.
 
@@ -99,7 +100,11 @@ class LogShipper:
 
     def submit(self, entry: log_pb2.LogEntry) -> None:
         """Queues entry and returns at once; drops and counts it when the queue is full.
-        Fills ts (now), service and instance when entry lacks them."""
+        Fills ts (now), service, instance and event_id when entry lacks them. The
+        event_id is given here, once: every retry of a batch sends the same entries, so
+        the copies at-least-once delivery may leave in Kafka share it."""
+        if not entry.event_id:
+            entry.event_id = str(uuid.uuid4())
         if not entry.HasField("ts"):
             entry.ts.FromNanoseconds(time.time_ns())
         if not entry.service:
@@ -243,6 +248,7 @@ class LogShipper:
             service=self._service,
             instance=self._instance,
             request_id=f"log-shipper-{uuid.uuid4().hex}",
+            event_id=str(uuid.uuid4()),
             message=(
                 f"log shipper dropped {dropped} log entries because its queue of "
                 f"{self._queue_size} was full while logsvc or Kafka was unreachable or slow; "

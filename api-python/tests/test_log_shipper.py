@@ -6,11 +6,13 @@ back with a Kafka consumer, as the administrator would."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -21,14 +23,11 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from merch_api.log_shipper import LogShipper
-from merchstore.log.v1 import log_pb2
+from merchstore.log.v1 import log_pb2, log_pb2_grpc
 
 REPO = Path(__file__).resolve().parents[2]
 BROKERS = os.environ.get("KAFKA_BROKERS", "127.0.0.1:9092")
-
-# submit() must not make a request wait. The bound is generous: it tells "returns at
-# once" from "waits for the network", not a speed target.
-SUBMIT_BOUND_SECONDS = 0.005
+UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 
 
 @pytest.fixture(scope="module")
@@ -167,12 +166,23 @@ def records_of(topic, instance, until, timeout=20.0):
             message = consumer.poll(0.2)
             if message is None or message.error():
                 continue
-            record = json.loads(message.value())
-            if record["instance"] == instance:
+            try:
+                record = json.loads(message.value())
+            except ValueError:
+                continue  # the junk another test writes for the monitor to skip
+            if isinstance(record, dict) and record.get("instance") == instance:
                 records.append((message.key().decode(), record))
     finally:
         consumer.close()
     return records
+
+
+def through(key):
+    """records_of's `until`: the records up to the one keyed `key`, a sentinel submitted
+    after the entries under test. One shipper sends in order into one partition, so by
+    then every record before it is read, copies included, and counting them means
+    something (stopping at the expected count could never see one too many)."""
+    return lambda records: any(k == key for k, _ in records)
 
 
 def entry(request_id, message, **fields):
@@ -181,13 +191,51 @@ def entry(request_id, message, **fields):
     )
 
 
-def timed_submits(shipper, entries):
-    slowest = 0.0
-    for e in entries:
-        start = time.perf_counter()
-        shipper.submit(e)
-        slowest = max(slowest, time.perf_counter() - start)
-    return slowest
+class BlackHole:
+    """Listens on logsvc's address, takes connections and never answers on them: a call
+    to it waits until its own deadline, as to a logsvc that hangs. `called` is set once a
+    connection came, which the shipper's channel opens only for a call."""
+
+    def __init__(self, addr):
+        host, port = addr.rsplit(":", 1)
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind((host, int(port)))
+        self.listener.listen(16)
+        self.listener.settimeout(0.1)
+        self.called = threading.Event()
+        self.connections = []
+        self.closed = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.closed.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            self.connections.append(connection)
+            self.called.set()
+
+    def close(self):
+        """Closes every connection (the waiting call fails at once) and frees the port."""
+        self.closed.set()
+        self.thread.join()
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
+
+
+def submit_all(shipper, entries):
+    """Submits entries from another thread and fails unless every submit() returned. The
+    caller makes the shipper's sender wait in a call that will not end for minutes, so a
+    submit() that waited for the sender or the network would hang here; the timeout
+    only tells returning from hanging and is no bound on speed."""
+    done = threading.Thread(target=lambda: [shipper.submit(e) for e in entries], daemon=True)
+    done.start()
+    done.join(timeout=30)
+    assert not done.is_alive(), "submit() waited while the sender was stuck in a call"
 
 
 def wait_for(condition, timeout, what):
@@ -202,26 +250,31 @@ def test_entries_arrive_as_contract_records(logsvc, topic, shippers):
     logsvc.start()
     shipper, instance = shippers(logsvc.addr)
     prefix = uuid.uuid4().hex
-    shipper.submit(
+    entries = [
         entry(
             f"{prefix}-0",
             "GET /products 200",
             http=log_pb2.HttpRequest(method="GET", path="/products", status=200, latency_ms=3.5),
         )
-    )
-    for i in range(1, 50):
-        shipper.submit(entry(f"{prefix}-{i}", f"message {i}"))
+    ] + [entry(f"{prefix}-{i}", f"message {i}") for i in range(1, 50)]
+    for e in entries:
+        shipper.submit(e)
+    # submit() gave each entry its own id.
+    event_ids = {e.request_id: e.event_id for e in entries}
+    assert len(set(event_ids.values())) == 50
+    assert all(re.match(UUID, event_id) for event_id in event_ids.values())
+    shipper.submit(entry("sentinel", "the last one"))
     # close() flushes what is queued.
     shipper.close(timeout=10)
     assert shipper.stats() == {
         "queued": 0,
-        "sent": 50,
+        "sent": 51,
         "dropped": 0,
         "retried_batches": 0,
         "rejected": 0,
     }
 
-    records = records_of(topic, instance, until=lambda r: len(r) >= 50)
+    records = records_of(topic, instance, until=through("sentinel"))[:-1]
     assert len(records) == 50
     by_id = dict(records)
     assert sorted(by_id) == sorted(f"{prefix}-{i}" for i in range(50))
@@ -232,6 +285,7 @@ def test_entries_arrive_as_contract_records(logsvc, topic, shippers):
         "service": "api",
         "instance": instance,
         "request_id": f"{prefix}-0",
+        "event_id": event_ids[f"{prefix}-0"],
         "message": "GET /products 200",
         "method": "GET",
         "path": "/products",
@@ -240,49 +294,69 @@ def test_entries_arrive_as_contract_records(logsvc, topic, shippers):
         "user_id": None,
     }
     assert "method" not in by_id[f"{prefix}-1"]
+    assert {key: record["event_id"] for key, record in records} == event_ids
 
 
-def test_logsvc_down_submit_stays_fast_and_queued_entries_arrive_after_restart(
+def test_logsvc_hanging_submit_returns_and_queued_entries_arrive_with_their_ids(
     logsvc, topic, shippers
 ):
     logsvc.start()
-    shipper, instance = shippers(logsvc.addr)
+    shipper, instance = shippers(logsvc.addr, call_timeout=600)
     shipper.submit(entry("before-stop", "before the stop"))
     wait_for(lambda: shipper.stats()["sent"] == 1, 10, "the first entry to be acknowledged")
 
     logsvc.stop()
-    slowest = timed_submits(shipper, [entry(f"down-{i}", f"while down {i}") for i in range(100)])
-    assert slowest < SUBMIT_BOUND_SECONDS, f"submit() took {slowest * 1000:.1f} ms"
-    wait_for(lambda: shipper.stats()["retried_batches"] >= 2, 10, "the shipper to retry")
-    assert shipper.stats()["sent"] == 1
+    hole = BlackHole(logsvc.addr)
+    try:
+        stuck = entry("stuck", "sent into a logsvc that hangs")
+        shipper.submit(stuck)
+        # The ids as submit() gave them, before any send: a shipper that gave new ones
+        # on a retry would change the entries after this.
+        given = {stuck.request_id: stuck.event_id}
+        assert hole.called.wait(10), "the shipper did not call logsvc"
+        down = [entry(f"down-{i}", f"while down {i}") for i in range(100)]
+        submit_all(shipper, down)
+        given.update({e.request_id: e.event_id for e in down})
+        assert shipper.stats()["sent"] == 1
+    finally:
+        hole.close()  # the waiting call fails: the shipper sends the batch again
+    wait_for(lambda: shipper.stats()["retried_batches"] >= 1, 10, "the shipper to retry")
 
     logsvc.start()
-    records = records_of(topic, instance, until=lambda r: len(r) >= 101, timeout=30)
-    assert {key for key, _ in records} == {"before-stop"} | {f"down-{i}" for i in range(100)}
+    records = records_of(topic, instance, until=lambda r: len(r) >= 102, timeout=30)
+    assert {key for key, _ in records} == {"before-stop", "stuck"} | {e.request_id for e in down}
+    # The batch that failed went again with the ids submit() gave its entries.
+    by_key = {key: record["event_id"] for key, record in records}
+    assert {key: by_key[key] for key in given} == given
     stats = shipper.stats()
     assert stats["dropped"] == 0
-    assert stats["sent"] == 101
+    assert stats["sent"] == 102
 
 
 def test_full_queue_drops_and_counts_then_reports_the_drop(logsvc, topic, shippers):
-    # logsvc is not running yet: nothing can be sent.
-    shipper, instance = shippers(logsvc.addr, queue_size=10, batch_size=5)
-    shipper.submit(entry("held", "taken by the sender, which then waits"))
-    wait_for(lambda: shipper.stats()["retried_batches"] >= 1, 10, "the sender to hold a batch")
+    # logsvc hangs: nothing can be sent.
+    hole = BlackHole(logsvc.addr)
+    try:
+        shipper, instance = shippers(logsvc.addr, queue_size=10, batch_size=5, call_timeout=600)
+        shipper.submit(entry("held", "taken by the sender, which then waits"))
+        assert hole.called.wait(10), "the sender did not take the entry and call logsvc"
 
-    slowest = timed_submits(shipper, [entry(f"over-{i}", f"overflow {i}") for i in range(30)])
-    assert slowest < SUBMIT_BOUND_SECONDS, f"submit() took {slowest * 1000:.1f} ms"
-    stats = shipper.stats()
-    assert (stats["queued"], stats["dropped"]) == (10, 20)
+        submit_all(shipper, [entry(f"over-{i}", f"overflow {i}") for i in range(30)])
+        stats = shipper.stats()
+        assert (stats["queued"], stats["dropped"]) == (10, 20)
+    finally:
+        hole.close()
 
     logsvc.start()
+    shipper.submit(entry("sentinel", "after the others"))
 
-    # The 11 entries that fit (1 held by the sender, 10 queued) and the WARNING.
-    records = records_of(topic, instance, until=lambda r: len(r) >= 12, timeout=30)
+    # The 11 entries that fit (1 held by the sender, 10 queued), the WARNING, the sentinel.
+    records = records_of(topic, instance, until=through("sentinel"), timeout=30)
+    assert len(records) == 13, records
     warnings = [r for _, r in records if r["level"] == "WARNING"]
     assert len(warnings) == 1, records
     assert "dropped 20 log entries" in warnings[0]["message"]
-    assert {key for key, r in records if r["level"] == "INFO"} == {"held"} | {
+    assert {key for key, r in records if r["level"] == "INFO"} == {"held", "sentinel"} | {
         f"over-{i}" for i in range(10)
     }
     assert shipper.stats()["dropped"] == 20
@@ -296,11 +370,12 @@ def test_malformed_entry_is_counted_and_does_not_block_the_others(logsvc, topic,
     shipper.submit(entry("ok-2", "valid too"))
     wait_for(lambda: shipper.stats()["rejected"] == 1, 10, "the rejection to be counted")
     shipper.submit(entry("ok-3", "after the rejection"))
+    shipper.submit(entry("sentinel", "the last one"))
 
-    records = records_of(topic, instance, until=lambda r: len(r) >= 3)
-    assert sorted(key for key, _ in records) == ["ok-1", "ok-2", "ok-3"]
+    records = records_of(topic, instance, until=through("sentinel"))
+    assert [key for key, _ in records] == ["ok-1", "ok-2", "ok-3", "sentinel"]
     stats = shipper.stats()
-    assert (stats["sent"], stats["rejected"], stats["retried_batches"]) == (3, 1, 0)
+    assert (stats["sent"], stats["rejected"], stats["retried_batches"]) == (4, 1, 0)
 
 
 def test_monitor_filters_records_and_skips_malformed_ones(logsvc, topic, shippers):
@@ -321,8 +396,14 @@ def test_monitor_filters_records_and_skips_malformed_ones(logsvc, topic, shipper
         )
     )
     shipper.submit(log_pb2.LogEntry(level=log_pb2.LEVEL_ERROR, request_id="other", message="x"))
+    # Matches every filter: the monitor's second line, if it skipped the others.
+    shipper.submit(
+        log_pb2.LogEntry(
+            level=log_pb2.LEVEL_ERROR, request_id=wanted_id, message="sentinel", http=http
+        )
+    )
     shipper.close(timeout=10)
-    assert shipper.stats()["sent"] == 3
+    assert shipper.stats()["sent"] == 4
 
     monitor = subprocess.run(
         [
@@ -338,7 +419,7 @@ def test_monitor_filters_records_and_skips_malformed_ones(logsvc, topic, shipper
             "--user",
             "7",
             "--max-records",
-            "1",
+            "2",
             "--timeout",
             "20",
         ],
@@ -350,7 +431,7 @@ def test_monitor_filters_records_and_skips_malformed_ones(logsvc, topic, shipper
     assert monitor.returncode == 0, monitor.stderr
     header, *lines = monitor.stdout.splitlines()
     assert header.split()[:3] == ["TIME", "(UTC)", "LEVEL"]
-    assert len(lines) == 1
+    assert len(lines) == 2 and lines[1].split()[-1] == "sentinel", lines
     assert lines[0].split()[2:] == [
         "WARNING",
         f"api/{instance}",
@@ -365,3 +446,45 @@ def test_monitor_filters_records_and_skips_malformed_ones(logsvc, topic, shipper
         "stock",
     ]
     assert monitor.stderr.count("skipping malformed record") == 2
+
+
+def test_a_record_delivered_twice_has_one_event_id_and_the_monitor_prints_it_once(logsvc, topic):
+    """At-least-once: a sender that got no answer sends its batch again, and Kafka holds
+    the entry twice. Both copies carry the entry's event_id; the monitor prints one."""
+    logsvc.start()
+    instance = f"t-{uuid.uuid4().hex[:8]}"
+    request_id = f"twice-{uuid.uuid4().hex}"
+
+    def made(message):
+        e = entry(request_id, message, service="api", instance=instance)
+        e.event_id = str(uuid.uuid4())
+        e.ts.FromNanoseconds(time.time_ns())
+        return e
+
+    resent, sentinel = made("delivered twice"), made("sentinel")
+    with grpc.insecure_channel(logsvc.addr) as channel:
+        stub = log_pb2_grpc.LogServiceStub(channel)
+        # The sentinel goes last, with the same key: once it is read, so is every copy.
+        for batch in ([resent], [resent], [sentinel]):
+            answer = stub.StreamLogs(iter([log_pb2.StreamLogsRequest(entries=batch)]), timeout=20)
+            assert answer.accepted_count == 1
+
+    def through_sentinel(records):
+        return any(r["message"] == "sentinel" for _, r in records)
+
+    records = [r for _, r in records_of(topic, instance, until=through_sentinel)]
+    assert [r["message"] for r in records] == ["delivered twice", "delivered twice", "sentinel"]
+    assert records[0] == records[1] and records[0]["event_id"] == resent.event_id
+
+    monitor = subprocess.run(
+        [sys.executable, REPO / "scripts" / "log_monitor.py", "--topic", topic,
+         "--from-beginning", "--request-id", request_id, "--max-records", "2",
+         "--timeout", "20"],
+        env={**os.environ, "KAFKA_BOOTSTRAP": BROKERS},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert monitor.returncode == 0, monitor.stderr
+    _header, *lines = monitor.stdout.splitlines()
+    # Without the duplicate dropped, the two lines would be the two copies.
+    assert [line.split()[-1] for line in lines] == ["twice", "sentinel"], lines
+    assert "skipped 1 duplicate record(s)" in monitor.stderr

@@ -5,6 +5,8 @@ package logship
 
 import (
 	"context"
+	"crypto/rand"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -78,17 +80,28 @@ func New(addr, service, instance string, opts Options, logger *slog.Logger) (*Sh
 }
 
 // Send queues one entry without blocking; when the buffer is full the entry
-// is dropped and counted.
+// is dropped and counted. The entry gets its event id here, once: every retry
+// of its batch sends the same entry, id included, so the copies that
+// at-least-once delivery may leave in Kafka carry one id.
 func (s *Shipper) Send(level logv1.Level, requestID, message string) {
 	e := &logv1.LogEntry{
 		Ts: timestamppb.Now(), Level: level, Service: s.service, Instance: s.instance,
-		RequestId: requestID, Message: message,
+		RequestId: requestID, Message: message, EventId: newEventID(),
 	}
 	select {
 	case s.entries <- e:
 	default:
 		s.dropped.Add(1)
 	}
+}
+
+// newEventID is a random (version 4) UUID.
+func newEventID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // Dropped is how many entries were lost: buffer full, or

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -33,8 +34,14 @@ type DB struct {
 
 // Main is a test package's TestMain: it creates the package's database with
 // the migrations in migrationsDir, hands it to use, runs the tests and drops
-// the database.
+// the database. With -short (`make unit`) it makes no database and runs the
+// tests as they are: the unit tests run, those that need the database skip
+// themselves with Need.
 func Main(m *testing.M, migrationsDir string, use func(*DB)) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	db, err := Create(ctx, migrationsDir)
 	cancel()
@@ -48,6 +55,15 @@ func Main(m *testing.M, migrationsDir string, use func(*DB)) {
 		fmt.Fprintln(os.Stderr, err)
 	}
 	os.Exit(code)
+}
+
+// Need skips t under -short, where Main made no database: call it first in
+// every test (or helper) that uses the database.
+func Need(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL: runs without -short (make go-test)")
+	}
 }
 
 // Create makes a database dbsvc_test_<random> and runs the goose migrations

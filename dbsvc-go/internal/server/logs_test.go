@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/sustech-merch/store/dbsvc/internal/logship"
 	dbv1 "github.com/sustech-merch/store/gen/go/merchstore/db/v1"
 	logv1 "github.com/sustech-merch/store/gen/go/merchstore/log/v1"
 )
@@ -28,7 +29,8 @@ type logsvc struct {
 	mu        sync.Mutex
 	failFirst int
 	calls     int
-	entries   []*logv1.LogEntry
+	entries   []*logv1.LogEntry // of the calls answered OK
+	received  []*logv1.LogEntry // of every call, failed ones too
 }
 
 func startLogsvc(t *testing.T, failFirst int) *logsvc {
@@ -60,6 +62,7 @@ func (l *logsvc) StreamLogs(stream grpc.ClientStreamingServer[logv1.StreamLogsRe
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls++
+	l.received = append(l.received, got...)
 	if l.calls <= l.failFirst {
 		return status.Error(codes.Unavailable, "kafka did not acknowledge")
 	}
@@ -104,6 +107,19 @@ func TestWritesAreLoggedToLogsvc(t *testing.T) {
 	if e.GetService() != "db" || e.GetInstance() != "db-test" || e.GetLevel() != logv1.Level_LEVEL_INFO || e.GetMessage() == "" || e.GetTs() == nil {
 		t.Errorf("entry %v, want service db, instance db-test, level INFO, a message and a time", e)
 	}
+	// The two failed calls and the accepted one carried the entry with one
+	// event id, which is what lets a consumer drop copies of a retried entry.
+	var ids []string
+	l.mu.Lock()
+	for _, r := range l.received {
+		if r.GetRequestId() == "req-create-"+n {
+			ids = append(ids, r.GetEventId())
+		}
+	}
+	l.mu.Unlock()
+	if len(ids) != 3 || ids[0] == "" || ids[1] != ids[0] || ids[2] != ids[0] {
+		t.Errorf("event ids of the entry in the 2 failed calls and the accepted one: %q, want one id 3 times", ids)
+	}
 
 	order, err := s.orders.CreateOrder(withRequestID("req-order"), &dbv1.CreateOrderRequest{UserId: created.GetUser().GetId(), ProductId: 2, Quantity: 1})
 	if err != nil {
@@ -123,16 +139,64 @@ func TestWritesAreLoggedToLogsvc(t *testing.T) {
 	}
 }
 
-func TestRPCsWorkWithoutLogsvc(t *testing.T) {
-	s := startService(t, serviceOptions{}) // LOGSVC_ADDR: nothing listens there
-	for i := range 20 {
-		start := time.Now()
-		u := newUser(t, s)
-		if _, err := s.orders.CreateOrder(withRequestID("no-logsvc"), &dbv1.CreateOrderRequest{UserId: u.GetId(), ProductId: 1, Quantity: 1}); err != nil {
-			t.Fatalf("call %d: %v", i, err)
+// A logsvc that hangs (takes the connection, never answers) is the worst
+// case for an RPC that waited for its log entry: the shipper's call to it
+// lasts minutes here, so such an RPC would hang, and each must return.
+func TestRPCsWorkWithLogsvcHanging(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	called := make(chan struct{})
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	go func() {
+		for first := true; ; first = false {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			if first {
+				close(called)
+			}
 		}
-		if d := time.Since(start); d > time.Second {
-			t.Errorf("call %d took %s with logsvc down", i, d)
+	}()
+	t.Cleanup(func() {
+		lis.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	s := startService(t, serviceOptions{logsvcAddr: lis.Addr().String(),
+		shipper: &logship.Options{Linger: 10 * time.Millisecond, CallTimeout: 10 * time.Minute}})
+
+	// The deadlines only tell returning from hanging; they bound no speed.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	n := unique()
+	created, err := s.users.CreateUser(ctx, &dbv1.CreateUserRequest{Sid: "H" + n, Username: "hangs_" + n, Password: "hanging-password"})
+	cancel()
+	if err != nil {
+		t.Fatal(err) // its entry sends the shipper into the hanging call
+	}
+	u := created.GetUser()
+	select {
+	case <-called:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the shipper did not call logsvc")
+	}
+	for i := range 20 {
+		ctx, cancel := context.WithTimeout(withRequestID("logsvc-hangs"), 30*time.Second)
+		_, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: u.GetId(), ProductId: 1, Quantity: 1})
+		cancel()
+		if err != nil {
+			t.Fatalf("call %d with logsvc hanging: %v", i, err)
 		}
 	}
 }

@@ -49,11 +49,14 @@ type serviceOptions struct {
 	change     func(*config.Config)
 	logsvcAddr string // default: a port nothing listens on
 	throttle   store.Throttle
+	// The log shipper's; default: short linger and backoff.
+	shipper *logship.Options
 }
 
 // startService runs the real server on a loopback TCP port and dials it.
 func startService(t testing.TB, opts serviceOptions) *service {
 	t.Helper()
+	pgtest.Need(t)
 	cfg := testDB.Config
 	if opts.change != nil {
 		opts.change(&cfg)
@@ -70,7 +73,11 @@ func startService(t testing.TB, opts serviceOptions) *service {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	shipper, err := logship.New(opts.logsvcAddr, "db", "db-test", logship.Options{Linger: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}, logger)
+	shipperOpts := logship.Options{Linger: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
+	if opts.shipper != nil {
+		shipperOpts = *opts.shipper
+	}
+	shipper, err := logship.New(opts.logsvcAddr, "db", "db-test", shipperOpts, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

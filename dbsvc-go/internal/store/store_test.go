@@ -18,6 +18,7 @@ func TestMain(m *testing.M) {
 
 func newStore(t *testing.T) *Store {
 	t.Helper()
+	pgtest.Need(t)
 	pc, err := testDB.Config.PoolConfig()
 	if err != nil {
 		t.Fatal(err)
@@ -114,5 +115,22 @@ func TestPasswordHash(t *testing.T) {
 	}
 	if _, err := h.verify(ctx, "x", "$2b$10$notargon"); err == nil {
 		t.Error("verify accepted a hash that is not argon2id")
+	}
+}
+
+// Each failure beyond the threshold doubles the wait, up to the most it may be.
+func TestThrottleWaitDoublesUpToTheMost(t *testing.T) {
+	th := Throttle{BaseWait: time.Second, MaxWait: 15 * time.Second}
+	var got []time.Duration
+	for beyond := range 6 {
+		got = append(got, th.wait(beyond))
+	}
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second, 15 * time.Second}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("waits %v, want %v", got, want)
+	}
+	// Far beyond: 2^1000 overflows float64 to +Inf, still the most.
+	if d := th.wait(1000); d != 15*time.Second {
+		t.Errorf("wait after 1000 more failures %v, want the most, 15s", d)
 	}
 }

@@ -189,7 +189,10 @@ func newBatch(phase string, sender, first, n int) []*logv1.LogEntry {
 			// Ten records per request id, like a request and its DB calls.
 			RequestId: fmt.Sprintf("%s-%d-%d", phase, sender, seq/10),
 			Message:   fmt.Sprintf("benchmark record %d of sender %d", seq, sender),
-			Http:      &logv1.HttpRequest{Method: "GET", Path: "/products", Status: 200, LatencyMs: 1.5},
+			// As the real senders do: an id of its own (logsvc derives one,
+			// hashing the entry, only for senders older than the field).
+			EventId: fmt.Sprintf("%s-%d-%d", phase, sender, seq),
+			Http:    &logv1.HttpRequest{Method: "GET", Path: "/products", Status: 200, LatencyMs: 1.5},
 		}
 	}
 	return batch

@@ -4,9 +4,15 @@
 package record
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
+
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"google.golang.org/protobuf/proto"
 
 	logv1 "github.com/sustech-merch/store/gen/go/merchstore/log/v1"
 )
@@ -20,6 +26,24 @@ const (
 	maxPathBytes      = 2048
 	maxMethodBytes    = 16
 )
+
+// eventIDRule is LogEntry.event_id's protovalidate rule, read from log.proto's
+// descriptor: the proto states the limit once, for the senders and for this
+// check.
+var eventIDRule = func() *validate.StringRules {
+	field := (&logv1.LogEntry{}).ProtoReflect().Descriptor().Fields().ByName("event_id")
+	rules, _ := proto.GetExtension(field.Options(), validate.E_Field).(*validate.FieldRules)
+	if rules.GetString() == nil || rules.GetString().GetMaxLen() == 0 || rules.GetString().Pattern == nil {
+		panic("log.proto: LogEntry.event_id needs (buf.validate.field).string max_len and pattern")
+	}
+	return rules.GetString()
+}()
+
+var eventIDPattern = regexp.MustCompile(eventIDRule.GetPattern())
+
+// derivedPrefix marks an event id that logsvc made for an entry without one
+// (see eventID); a sender's own ids are UUIDs.
+const derivedPrefix = "derived-"
 
 // tsLayout is RFC 3339 with milliseconds; times are turned to UTC first, so
 // the zone is always "Z".
@@ -56,6 +80,7 @@ type jsonRecord struct {
 	Service   string `json:"service"`
 	Instance  string `json:"instance"`
 	RequestID string `json:"request_id"`
+	EventID   string `json:"event_id"`
 	Message   string `json:"message"`
 	// Embedded through a pointer: when nil, none of its keys appear, so only
 	// the API's per-request records carry them.
@@ -114,12 +139,23 @@ func convert(e *logv1.LogEntry) (*jsonRecord, error) {
 	if err := text("message", e.GetMessage(), true, maxMessageBytes); err != nil {
 		return nil, err
 	}
+	if err := text("event_id", e.GetEventId(), false, int(eventIDRule.GetMaxLen())); err != nil {
+		return nil, err
+	}
+	if !eventIDPattern.MatchString(e.GetEventId()) {
+		return nil, &FieldError{"event_id", "must match " + eventIDRule.GetPattern() + " (printable ASCII, no spaces)"}
+	}
+	id, err := eventID(e)
+	if err != nil {
+		return nil, err
+	}
 	rec := &jsonRecord{
 		TS:        e.GetTs().AsTime().UTC().Format(tsLayout),
 		Level:     level,
 		Service:   e.GetService(),
 		Instance:  e.GetInstance(),
 		RequestID: e.GetRequestId(),
+		EventID:   id,
 		Message:   e.GetMessage(),
 	}
 	if e.Http != nil {
@@ -130,6 +166,27 @@ func convert(e *logv1.LogEntry) (*jsonRecord, error) {
 		rec.HTTP = h
 	}
 	return rec, nil
+}
+
+// eventID is the entry's own event id, or, for an entry without one (a sender
+// older than the field), one derived from everything the entry holds: a resent
+// copy of such an entry gets the same id again, so consumers can still drop it,
+// and two entries differ in it unless they are equal to the nanosecond. A fresh
+// random id here would make every resend look new.
+func eventID(e *logv1.LogEntry) (string, error) {
+	if e.GetEventId() != "" {
+		return e.GetEventId(), nil
+	}
+	// Deterministic: the same entry always marshals to the same bytes in one
+	// build; a logsvc of another protobuf version might derive another id,
+	// which at worst lets a duplicate of an old sender's entry through.
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(e)
+	if err != nil {
+		// An entry that arrived over gRPC always marshals again: a bug.
+		return "", fmt.Errorf("deriving an event id: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	return derivedPrefix + hex.EncodeToString(sum[:16]), nil
 }
 
 func convertHTTP(h *logv1.HttpRequest) (*HTTP, error) {

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,6 +32,11 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		// `make unit`: every test here needs Kafka and skips (startService).
+		os.Exit(m.Run())
+	}
 	brokers = strings.Split(envOr("KAFKA_BROKERS", "127.0.0.1:9092"), ",")
 	topic = fmt.Sprintf("logsvc-test-%d", time.Now().UnixNano())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -64,6 +70,9 @@ type service struct {
 // kafkaBrokers/topic, and dials it.
 func startService(t *testing.T, kafkaBrokers []string, publishTimeout time.Duration) *service {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs Kafka: runs without -short (make go-test)")
+	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmerchstore/log/v1/log.proto\x12\x11merchstore.log.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\x02\n\x08LogEntry\x12*\n\x02ts\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x02ts\x12.\n\x05level\x18\x02 \x01(\x0e\x32\x18.merchstore.log.v1.LevelR\x05level\x12\x18\n\x07service\x18\x03 \x01(\tR\x07service\x12\x1a\n\x08instance\x18\x04 \x01(\tR\x08instance\x12\x1d\n\nrequest_id\x18\x05 \x01(\tR\trequestId\x12\x18\n\x07message\x18\x06 \x01(\tR\x07message\x12\x32\n\x04http\x18\x07 \x01(\x0b\x32\x1e.merchstore.log.v1.HttpRequestR\x04http\"\x9a\x01\n\x0bHttpRequest\x12\x16\n\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n\x06status\x18\x03 \x01(\x05R\x06status\x12\x1d\n\nlatency_ms\x18\x04 \x01(\x01R\tlatencyMs\x12\x1c\n\x07user_id\x18\x05 \x01(\x05H\x00R\x06userId\x88\x01\x01\x42\n\n\x08_user_id\"J\n\x11StreamLogsRequest\x12\x35\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1b.merchstore.log.v1.LogEntryR\x07\x65ntries\";\n\x12StreamLogsResponse\x12%\n\x0e\x61\x63\x63\x65pted_count\x18\x01 \x01(\x03R\racceptedCount*c\n\x05Level\x12\x15\n\x11LEVEL_UNSPECIFIED\x10\x00\x12\x0f\n\x0bLEVEL_DEBUG\x10\x01\x12\x0e\n\nLEVEL_INFO\x10\x02\x12\x11\n\rLEVEL_WARNING\x10\x03\x12\x0f\n\x0bLEVEL_ERROR\x10\x04\x32i\n\nLogService\x12[\n\nStreamLogs\x12$.merchstore.log.v1.StreamLogsRequest\x1a%.merchstore.log.v1.StreamLogsResponse(\x01\x42\xc6\x01\n\x15\x63om.merchstore.log.v1B\x08LogProtoP\x01Z=github.com/sustech-merch/store/gen/go/merchstore/log/v1;logv1\xa2\x02\x03MLX\xaa\x02\x11Merchstore.Log.V1\xca\x02\x11Merchstore\\Log\\V1\xe2\x02\x1dMerchstore\\Log\\V1\\GPBMetadata\xea\x02\x13Merchstore::Log::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmerchstore/log/v1/log.proto\x12\x11merchstore.log.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x02\n\x08LogEntry\x12*\n\x02ts\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x02ts\x12.\n\x05level\x18\x02 \x01(\x0e\x32\x18.merchstore.log.v1.LevelR\x05level\x12\x18\n\x07service\x18\x03 \x01(\tR\x07service\x12\x1a\n\x08instance\x18\x04 \x01(\tR\x08instance\x12\x1d\n\nrequest_id\x18\x05 \x01(\tR\trequestId\x12\x18\n\x07message\x18\x06 \x01(\tR\x07message\x12\x32\n\x04http\x18\x07 \x01(\x0b\x32\x1e.merchstore.log.v1.HttpRequestR\x04http\x12,\n\x08\x65vent_id\x18\x08 \x01(\tB\x11\xbaH\x0er\x0c\x18@2\x08^[!-~]*$R\x07\x65ventId\"\x9a\x01\n\x0bHttpRequest\x12\x16\n\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n\x06status\x18\x03 \x01(\x05R\x06status\x12\x1d\n\nlatency_ms\x18\x04 \x01(\x01R\tlatencyMs\x12\x1c\n\x07user_id\x18\x05 \x01(\x05H\x00R\x06userId\x88\x01\x01\x42\n\n\x08_user_id\"J\n\x11StreamLogsRequest\x12\x35\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1b.merchstore.log.v1.LogEntryR\x07\x65ntries\";\n\x12StreamLogsResponse\x12%\n\x0e\x61\x63\x63\x65pted_count\x18\x01 \x01(\x03R\racceptedCount*c\n\x05Level\x12\x15\n\x11LEVEL_UNSPECIFIED\x10\x00\x12\x0f\n\x0bLEVEL_DEBUG\x10\x01\x12\x0e\n\nLEVEL_INFO\x10\x02\x12\x11\n\rLEVEL_WARNING\x10\x03\x12\x0f\n\x0bLEVEL_ERROR\x10\x04\x32i\n\nLogService\x12[\n\nStreamLogs\x12$.merchstore.log.v1.StreamLogsRequest\x1a%.merchstore.log.v1.StreamLogsResponse(\x01\x42\xc6\x01\n\x15\x63om.merchstore.log.v1B\x08LogProtoP\x01Z=github.com/sustech-merch/store/gen/go/merchstore/log/v1;logv1\xa2\x02\x03MLX\xaa\x02\x11Merchstore.Log.V1\xca\x02\x11Merchstore\\Log\\V1\xe2\x02\x1dMerchstore\\Log\\V1\\GPBMetadata\xea\x02\x13Merchstore::Log::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,16 +34,18 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'merchstore.log.v1.log_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\025com.merchstore.log.v1B\010LogProtoP\001Z=github.com/sustech-merch/store/gen/go/merchstore/log/v1;logv1\242\002\003MLX\252\002\021Merchstore.Log.V1\312\002\021Merchstore\\Log\\V1\342\002\035Merchstore\\Log\\V1\\GPBMetadata\352\002\023Merchstore::Log::V1'
-  _globals['_LEVEL']._serialized_start=645
-  _globals['_LEVEL']._serialized_end=744
-  _globals['_LOGENTRY']._serialized_start=84
-  _globals['_LOGENTRY']._serialized_end=349
-  _globals['_HTTPREQUEST']._serialized_start=352
-  _globals['_HTTPREQUEST']._serialized_end=506
-  _globals['_STREAMLOGSREQUEST']._serialized_start=508
-  _globals['_STREAMLOGSREQUEST']._serialized_end=582
-  _globals['_STREAMLOGSRESPONSE']._serialized_start=584
-  _globals['_STREAMLOGSRESPONSE']._serialized_end=643
-  _globals['_LOGSERVICE']._serialized_start=746
-  _globals['_LOGSERVICE']._serialized_end=851
+  _globals['_LOGENTRY'].fields_by_name['event_id']._loaded_options = None
+  _globals['_LOGENTRY'].fields_by_name['event_id']._serialized_options = b'\272H\016r\014\030@2\010^[!-~]*$'
+  _globals['_LEVEL']._serialized_start=720
+  _globals['_LEVEL']._serialized_end=819
+  _globals['_LOGENTRY']._serialized_start=113
+  _globals['_LOGENTRY']._serialized_end=424
+  _globals['_HTTPREQUEST']._serialized_start=427
+  _globals['_HTTPREQUEST']._serialized_end=581
+  _globals['_STREAMLOGSREQUEST']._serialized_start=583
+  _globals['_STREAMLOGSREQUEST']._serialized_end=657
+  _globals['_STREAMLOGSRESPONSE']._serialized_start=659
+  _globals['_STREAMLOGSRESPONSE']._serialized_end=718
+  _globals['_LOGSERVICE']._serialized_start=821
+  _globals['_LOGSERVICE']._serialized_end=926
 # @@protoc_insertion_point(module_scope)

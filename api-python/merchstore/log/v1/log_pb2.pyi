@@ -1,5 +1,6 @@
 import datetime
 
+from buf.validate import validate_pb2 as _validate_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -24,7 +25,7 @@ LEVEL_WARNING: Level
 LEVEL_ERROR: Level
 
 class LogEntry(_message.Message):
-    __slots__ = ("ts", "level", "service", "instance", "request_id", "message", "http")
+    __slots__ = ("ts", "level", "service", "instance", "request_id", "message", "http", "event_id")
     TS_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
@@ -32,6 +33,7 @@ class LogEntry(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     HTTP_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     ts: _timestamp_pb2.Timestamp
     level: Level
     service: str
@@ -39,7 +41,8 @@ class LogEntry(_message.Message):
     request_id: str
     message: str
     http: HttpRequest
-    def __init__(self, ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., level: _Optional[_Union[Level, str]] = ..., service: _Optional[str] = ..., instance: _Optional[str] = ..., request_id: _Optional[str] = ..., message: _Optional[str] = ..., http: _Optional[_Union[HttpRequest, _Mapping]] = ...) -> None: ...
+    event_id: str
+    def __init__(self, ts: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., level: _Optional[_Union[Level, str]] = ..., service: _Optional[str] = ..., instance: _Optional[str] = ..., request_id: _Optional[str] = ..., message: _Optional[str] = ..., http: _Optional[_Union[HttpRequest, _Mapping]] = ..., event_id: _Optional[str] = ...) -> None: ...
 
 class HttpRequest(_message.Message):
     __slots__ = ("method", "path", "status", "latency_ms", "user_id")

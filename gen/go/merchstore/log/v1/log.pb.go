@@ -7,6 +7,7 @@
 package logv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -88,7 +89,14 @@ type LogEntry struct {
 	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	Message   string `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
 	// Set on the API's one record per REST request.
-	Http          *HttpRequest `protobuf:"bytes,7,opt,name=http,proto3" json:"http,omitempty"`
+	Http *HttpRequest `protobuf:"bytes,7,opt,name=http,proto3" json:"http,omitempty"`
+	// This entry's own id, the record's `event_id`: set once by the sender when it
+	// makes the entry (a random UUID) and sent unchanged on every retry, so that
+	// each copy of an entry delivered twice (at-least-once) carries the same id and
+	// a consumer can drop the copies. Printable ASCII. An entry without one (from a
+	// sender older than the field) gets an id logsvc derives from the entry's
+	// content: the same entry resent gets the same id again.
+	EventId       string `protobuf:"bytes,8,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -170,6 +178,13 @@ func (x *LogEntry) GetHttp() *HttpRequest {
 		return x.Http
 	}
 	return nil
+}
+
+func (x *LogEntry) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
 }
 
 type HttpRequest struct {
@@ -348,7 +363,7 @@ var File_merchstore_log_v1_log_proto protoreflect.FileDescriptor
 
 const file_merchstore_log_v1_log_proto_rawDesc = "" +
 	"\n" +
-	"\x1bmerchstore/log/v1/log.proto\x12\x11merchstore.log.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\x02\n" +
+	"\x1bmerchstore/log/v1/log.proto\x12\x11merchstore.log.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x02\n" +
 	"\bLogEntry\x12*\n" +
 	"\x02ts\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02ts\x12.\n" +
 	"\x05level\x18\x02 \x01(\x0e2\x18.merchstore.log.v1.LevelR\x05level\x12\x18\n" +
@@ -357,7 +372,8 @@ const file_merchstore_log_v1_log_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tR\trequestId\x12\x18\n" +
 	"\amessage\x18\x06 \x01(\tR\amessage\x122\n" +
-	"\x04http\x18\a \x01(\v2\x1e.merchstore.log.v1.HttpRequestR\x04http\"\x9a\x01\n" +
+	"\x04http\x18\a \x01(\v2\x1e.merchstore.log.v1.HttpRequestR\x04http\x12,\n" +
+	"\bevent_id\x18\b \x01(\tB\x11\xbaH\x0er\f\x18@2\b^[!-~]*$R\aeventId\"\x9a\x01\n" +
 	"\vHttpRequest\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +

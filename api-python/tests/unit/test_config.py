@@ -1,0 +1,52 @@
+"""Settings from the environment: defaults, and a message that says what to set."""
+
+import pytest
+from merch_api.config import Settings, positive_int
+
+SECRET = "s" * 32
+
+
+def test_defaults_with_only_the_secret():
+    settings = Settings.from_env({"JWT_SECRET": SECRET, "INSTANCE_NAME": "api-9"})
+    assert settings == Settings(
+        instance="api-9",
+        dbsvc_addr="127.0.0.1:50051",
+        logsvc_addr="127.0.0.1:50052",
+        jwt_secret=SECRET.encode(),
+        jwt_ttl_seconds=3600,
+        grpc_deadline_seconds=3.0,
+    )
+
+
+def test_every_setting_from_the_environment():
+    settings = Settings.from_env(
+        {
+            "JWT_SECRET": SECRET,
+            "INSTANCE_NAME": "api-1",
+            "DBSVC_ADDR": "db:1",
+            "LOGSVC_ADDR": "log:2",
+            "JWT_TTL_SECONDS": "60",
+            "GRPC_DEADLINE_SECONDS": "0.5",
+        }
+    )
+    assert (settings.dbsvc_addr, settings.logsvc_addr) == ("db:1", "log:2")
+    assert (settings.jwt_ttl_seconds, settings.grpc_deadline_seconds) == (60, 0.5)
+
+
+@pytest.mark.parametrize("secret", [None, "", "s" * 31])
+def test_a_missing_or_short_secret_refuses_to_start(secret):
+    environ = {} if secret is None else {"JWT_SECRET": secret}
+    with pytest.raises(RuntimeError, match="JWT_SECRET must be set to at least 32"):
+        Settings.from_env(environ)
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "ten", "1.5"])
+def test_a_bad_number_names_the_variable(raw):
+    with pytest.raises(RuntimeError, match=f"JWT_TTL_SECONDS={raw!r} is not a positive number"):
+        Settings.from_env({"JWT_SECRET": SECRET, "JWT_TTL_SECONDS": raw})
+
+
+def test_positive_int_default_when_unset_or_empty():
+    assert positive_int({}, "N", 7) == 7
+    assert positive_int({"N": ""}, "N", 7) == 7
+    assert positive_int({"N": "3"}, "N", 7) == 3
