@@ -16,9 +16,16 @@ from merch_api.log_shipper import LogShipper
 
 _DB = "merchstore.db.v1."
 
+# DBSVC_ADDR is a gRPC target: one address, a list (`ipv4:127.0.0.1:50051,127.0.0.1:50061`)
+# or a name that resolves to several (`dns:///dbsvc-headless:50051` on Kubernetes). The
+# channel keeps a connection to every address and spreads calls over them (round_robin),
+# where gRPC's default (pick_first) would send every call down one long-lived connection;
+# an address that stops answering leaves the rotation until it answers again.
+#
 # grpc retries these reads by itself when the DB service is briefly unreachable (e.g.
 # restarting). Writes are never retried: a placed order must not be placed twice.
 _SERVICE_CONFIG = {
+    "loadBalancingConfig": [{"round_robin": {}}],
     "methodConfig": [
         {
             "name": [

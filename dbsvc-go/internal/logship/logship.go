@@ -64,7 +64,12 @@ func New(addr, service, instance string, opts Options, logger *slog.Logger) (*Sh
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 5 * time.Second
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// addr is a gRPC target; with several logging services behind it (a list, or a
+	// headless Service's DNS name) round_robin spreads the streams over them, where
+	// the default, pick_first, would keep them all on one.
+	conn, err := grpc.NewClient(addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}]}`))
 	if err != nil {
 		return nil, err
 	}
