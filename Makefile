@@ -130,19 +130,22 @@ $(BENCH_STAMP): bench/requirements.txt
 .state/bin/ghz:
 	GOBIN=$(CURDIR)/.state/bin go install github.com/bojand/ghz/cmd/ghz@$(GHZ_VERSION)
 
+# Each of these starts the store only if its NGINX does not answer; the port is .env's
+# (NGINX_PORT), read through the stack script, so another copy of the store on this
+# machine's default port does not count.
 bench: ## load-test the running store and its ceilings into report/bench/ (BENCH_DURATION, BENCH_LEVELS)
-	@curl -fsS -o /dev/null http://127.0.0.1:$${NGINX_PORT:-8080}/healthz 2>/dev/null || $(STACK) up
+	@$(STACK) run sh -c 'curl -fsS -o /dev/null http://127.0.0.1:$$NGINX_PORT/healthz' 2>/dev/null || $(STACK) up
 	@$(MAKE) --no-print-directory $(BENCH_STAMP) .state/bin/ghz
 	@command -v wrk >/dev/null || { echo "==> installing wrk"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
 	@echo "==> bench (about 5 minutes)"
 	@$(STACK) run $(VENV)/bin/python bench/run.py
 
 drills: ## every failure drill, the long ones too (contention, long outages), against the running store
-	@curl -fsS -o /dev/null http://127.0.0.1:$${NGINX_PORT:-8080}/healthz 2>/dev/null || $(STACK) up
+	@$(STACK) run sh -c 'curl -fsS -o /dev/null http://127.0.0.1:$$NGINX_PORT/healthz' 2>/dev/null || $(STACK) up
 	@echo "==> drills (long)"
 	@$(STACK) run env DRILLS_LONG=1 $(VENV)/bin/pytest -p no:cacheprovider -m "" -s tests/drills
 
 report: ## build report/report.pdf from report/report.md, with fresh output of the running store
-	@curl -fsS -o /dev/null http://127.0.0.1:$${NGINX_PORT:-8080}/readyz 2>/dev/null || $(STACK) up
+	@$(STACK) run sh -c 'curl -fsS -o /dev/null http://127.0.0.1:$$NGINX_PORT/readyz' 2>/dev/null || $(STACK) up
 	@echo "==> report (about 2 minutes)"
 	@report/build.sh

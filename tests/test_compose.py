@@ -308,6 +308,24 @@ def test_nginx_renders_the_one_template_the_local_stack_renders(services):
     assert set(only[1].split("|")) == names
 
 
+def test_nginx_runs_the_local_stacks_main_configuration_with_enough_open_files(services):
+    """Workers, connections and the open-file limit live in nginx/nginx.conf, which
+    compose mounts over the image's (1,024 connections per worker) and the local stack
+    copies; each side lets NGINX open as many files as it asks for."""
+    nginx = services["nginx"]
+    assert "./nginx/nginx.conf:/etc/nginx/nginx.conf:ro" in nginx["volumes"]
+    assert '"$ROOT/nginx/nginx.conf"' in (ROOT / "deploy/local/stack").read_text()
+    conf = (ROOT / "nginx/nginx.conf").read_text()
+    wanted = int(re.search(r"^worker_rlimit_nofile (\d+);", conf, re.M)[1])
+    connections = int(re.search(r"worker_connections (\d+);", conf)[1])
+    assert connections < wanted
+    nofile = nginx["ulimits"]["nofile"]
+    assert min(nofile["soft"], nofile["hard"]) >= wanted, nofile
+    parser = configparser.RawConfigParser(strict=False)
+    parser.read(ROOT / "deploy/local/supervisord.conf")
+    assert parser.getint("supervisord", "minfds") >= wanted
+
+
 def test_postgres_keeps_its_data_and_gets_the_schema_only_from_the_migrations(services):
     volumes = services["postgres"]["volumes"]
     assert volumes == ["pgdata:/var/lib/postgresql/data"], "db-migrate applies db-init/, once each"

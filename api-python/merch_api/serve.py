@@ -24,6 +24,15 @@ from merch_api.config import positive_int
 # How long a stopping worker may take to finish its requests and flush its log records.
 _WORKER_STOP_SECONDS = 10
 
+# Connections a replica holds, queued and being served. NGINX opens one per request in
+# flight (about 1,000 per replica when 2,000 clients rush the store) and keeps up to 1,024
+# idle per worker. granian serves at most `backpressure` connections at once (by default
+# backlog / workers) and leaves the rest unaccepted in the kernel's listen queue, of
+# `backlog` (capped by net.core.somaxconn); a queue that overflows drops new
+# connections, which NGINX counts as a failure of the replica. 1,024, granian's default,
+# is the edge of a 2,000-client rush; 4,096 leaves room.
+_BACKLOG = 4096
+
 
 def _serve_worker(*args, **kwargs) -> None:
     """A granian worker process: serves until granian stops it, then closes the app's
@@ -52,6 +61,7 @@ def main(app_factory: str = "merch_api.app:create_app") -> None:
         port=positive_int(env, "API_PORT", 5000),
         workers=positive_int(env, "WEB_CONCURRENCY", 1),
         blocking_threads=positive_int(env, "API_THREADS", 2),
+        backlog=_BACKLOG,
         # A worker that dies is replaced, as a process manager would.
         respawn_failed_workers=True,
         workers_kill_timeout=_WORKER_STOP_SECONDS,

@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # fail_timeout, and NGINX answers 502 "no live upstreams" to every request, also for
 # seconds after the database is back.
 NGINX_HINT = (
-    "a 502 from NGINX itself: if its error.log says 'no live upstreams', a 503 of the "
-    "API marked the replicas failed (http_503 in proxy_next_upstream with max_fails=1)"
+    "a 502 from NGINX itself: if its log (.state/log/nginx.log) says 'no live upstreams', "
+    "a 503 of the API marked the replicas failed (http_503 in proxy_next_upstream with "
+    "max_fails=1)"
 )
 
 

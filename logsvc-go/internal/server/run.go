@@ -92,11 +92,15 @@ func Run(ctx context.Context, lis net.Listener, pub *publisher.Publisher, opts O
 	return nil
 }
 
+// unhealthyRecheck is how soon watchKafka looks again while Kafka does not answer.
+// `make up` and the API replicas' readiness wait on this status, and a starting
+// broker answers a few seconds after the logging service; checking only every
+// interval (5 s) would keep the whole store waiting for up to that long after it.
+const unhealthyRecheck = 500 * time.Millisecond
+
 // watchKafka keeps the health status in step with whether Kafka answers.
 func watchKafka(ctx context.Context, hs *health.Server, check func(context.Context) error, interval time.Duration, logger *slog.Logger) {
 	last := healthpb.HealthCheckResponse_UNKNOWN
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
 	for {
 		checkCtx, cancel := context.WithTimeout(ctx, interval)
 		err := check(checkCtx)
@@ -119,10 +123,14 @@ func watchKafka(ctx context.Context, hs *health.Server, check func(context.Conte
 			}
 			last = now
 		}
+		wait := interval
+		if err != nil && unhealthyRecheck < wait {
+			wait = unhealthyRecheck
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-ticker.C:
+		case <-time.After(wait):
 		}
 	}
 }
