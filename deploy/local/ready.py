@@ -87,6 +87,8 @@ def checks(which):
     yield f"topic {env['KAFKA_TOPIC']}", log_topic
     yield "logging service", grpc_serving(env["LOGSVC_ADDR"])
     yield "DB service", grpc_serving(env["DBSVC_ADDR"])
+    if env.get("DBSVC_REPLICAS", "2") != "1":
+        yield "DB service replica 2", grpc_serving(env["DBSVC_2_ADDR"])
     yield "API replica 1", http_ok(f"http://127.0.0.1:{env['API_1_PORT']}/healthz")
     yield "API replica 2", http_ok(f"http://127.0.0.1:{env['API_2_PORT']}/healthz")
     yield "NGINX -> API -> services", http_ok(f"http://127.0.0.1:{env['NGINX_PORT']}/readyz")

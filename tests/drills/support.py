@@ -28,6 +28,10 @@ NGINX_HINT = (
 )
 
 
+# supervisord's programs of the DB service: one, or two with DBSVC_REPLICAS=2.
+DB_SERVICES = ["dbsvc"] + (["dbsvc-2"] if os.environ.get("DBSVC_REPLICAS", "2") != "1" else [])
+
+
 class Stack:
     """supervisorctl on the local stack; remembers what it stopped and starts it
     again at teardown, whatever happened in between."""

@@ -5,7 +5,7 @@ while customers browse and order: the store keeps answering or fails clearly
 import time
 
 import requests
-from drills.support import NGINX_HINT, Bystanders, Load, summary, wait_until
+from drills.support import DB_SERVICES, NGINX_HINT, Bystanders, Load, summary, wait_until
 
 
 def _served_by(base_url, name, timeout):
@@ -22,13 +22,16 @@ def _served_by(base_url, name, timeout):
 
 
 def test_dbsvc_restart_under_load(stack, base_url, tokens):
-    bystanders = Bystanders("dbsvc")
+    bystanders = Bystanders(*DB_SERVICES)
     with Load(base_url, tokens, workers=4) as load:
         time.sleep(1.5)
         down = time.monotonic()
-        stack.stop("dbsvc")
+        # The whole DB service: every replica of it.
+        for name in DB_SERVICES:
+            stack.stop(name)
         time.sleep(1)
-        stack.start("dbsvc")
+        for name in DB_SERVICES:
+            stack.start(name)
         up = time.monotonic()
         recovered = wait_until(lambda: load.first_success_after(up) is not None, timeout=20)
         time.sleep(1)
