@@ -5,6 +5,7 @@ fails no request."""
 
 import os
 import time
+from collections import Counter
 
 import pytest
 from drills.support import Load
@@ -29,15 +30,21 @@ def test_both_replicas_take_calls_and_stopping_one_fails_no_request(
     assert not failed, failed[:5]
     assert load.between(stopped, stopped + 2), "no request while dbsvc-2 was stopped"
 
-    # Each order placed or cancelled leaves a DB service record naming its replica.
+    # Each order placed or cancelled leaves one DB service record naming its replica.
     writes = {a.request_id for a in load.answers if a.op in ("place", "cancel")}
 
-    def replicas(records):
-        return {
+    def by_replica(records):
+        return Counter(
             record["instance"]
             for _, record in records
             if record.get("service") == "db" and record.get("request_id") in writes
-        }
+        )
 
-    records = log_channel.records_since(mark, until=lambda r: replicas(r) == {"db-1", "db-2"})
-    assert replicas(records) == {"db-1", "db-2"}
+    records = log_channel.records_since(
+        mark, until=lambda r: sum(by_replica(r).values()) >= len(writes), timeout=30
+    )
+    calls = by_replica(records)
+    print(
+        f"\ndbsvc replicas drill: {len(load.answers)} requests, none failed; writes {dict(calls)}"
+    )
+    assert set(calls) == {"db-1", "db-2"}, calls
