@@ -21,6 +21,7 @@ import (
 
 	"github.com/sustech-merch/store/dbsvc/internal/config"
 	"github.com/sustech-merch/store/dbsvc/internal/logship"
+	"github.com/sustech-merch/store/dbsvc/internal/metrics"
 	"github.com/sustech-merch/store/dbsvc/internal/pgtest"
 	"github.com/sustech-merch/store/dbsvc/internal/server"
 	"github.com/sustech-merch/store/dbsvc/internal/store"
@@ -49,6 +50,7 @@ type serviceOptions struct {
 	change     func(*config.Config)
 	logsvcAddr string // default: a port nothing listens on
 	throttle   store.Throttle
+	metrics    *metrics.Metrics // nil: no metrics, as without DBSVC_METRICS_LISTEN_ADDR
 }
 
 // startService runs the real server on a loopback TCP port and dials it.
@@ -81,7 +83,7 @@ func startService(t testing.TB, opts serviceOptions) *service {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- server.Run(ctx, lis, st, shipper, server.Options{HealthInterval: 100 * time.Millisecond, Logger: logger})
+		done <- server.Run(ctx, lis, st, shipper, server.Options{HealthInterval: 100 * time.Millisecond, Logger: logger, Metrics: opts.metrics})
 	}()
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
