@@ -64,7 +64,7 @@ generate: tools ## regenerate the Go and Python code from proto/
 	$(VENV)/bin/buf lint
 	$(VENV)/bin/buf generate
 
-lint: tools ## ruff, gofmt, go vet and buf lint
+lint: tools ## ruff, gofmt, go vet, buf lint, promtool (Prometheus's configuration, rules and their tests)
 	@echo "==> lint"
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -72,6 +72,10 @@ lint: tools ## ruff, gofmt, go vet and buf lint
 	  if [[ -n "$$unformatted" ]]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	@for m in $(GO_MODULES); do (cd $$m && echo "go vet $$m" && go vet ./...) || exit 1; done
 	$(VENV)/bin/buf lint
+	@command -v promtool >/dev/null || { echo "promtool is missing: make up installs Debian's prometheus package"; exit 1; }
+	promtool check config deploy/prometheus/prometheus.compose.yml
+	promtool check rules deploy/prometheus/rules.yml
+	promtool test rules deploy/prometheus/rules_test.yml
 
 go-test: ## go test for both Go services against the running PostgreSQL and Kafka
 	@echo "==> go test"
