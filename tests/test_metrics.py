@@ -305,3 +305,28 @@ def test_a_replica_with_two_workers_counts_every_request_of_both(tmp_path):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(replica.pid, signal.SIGKILL)
         log.close()
+
+
+def test_every_metrics_port_listens_on_loopback_only():
+    ports = [
+        int(env[name].rsplit(":", 1)[-1])
+        for name in (
+            "PROMETHEUS_PORT",
+            "API_1_METRICS_PORT",
+            "API_2_METRICS_PORT",
+            "DBSVC_METRICS_ADDR",
+            "LOGSVC_METRICS_ADDR",
+            "NGINX_STATUS_PORT",
+            "NGINX_EXPORTER_PORT",
+            "POSTGRES_EXPORTER_PORT",
+        )
+    ]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: it picks the outward address
+        outward = probe.getsockname()[0]
+    if outward.startswith("127."):
+        pytest.skip("this machine has no address but loopback")
+    for port in ports:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        with pytest.raises(OSError):
+            socket.create_connection((outward, port), timeout=2).close()
