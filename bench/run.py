@@ -150,11 +150,11 @@ def main():
     for kind, name in (("api", "API replica"), ("grpc", "DB service")):
         for c, s in (cost or {}).get(kind, {}).items():
             print(
-                f"bench: {name} at c={c}: metrics leave {100 * s['cpu_ratio']:.1f} % of its "
-                f"throughput (CPU per request {s['on_cpu_ms']:.3f} ms with, "
-                f"{s['off_cpu_ms']:.3f} without); req/s with / without: alone "
-                f"{s['on_rps']:.0f} / {s['off_rps']:.0f}, both at once "
-                f"{s['together_on_rps']:.0f} / {s['together_off_rps']:.0f}"
+                f"bench: {name} at c={c}: the metrics leave {100 * s['left']:.1f} % of its "
+                f"throughput ({1000 * s['added_ms']:.1f} us added to "
+                f"{1000 * s['off_cpu_ms']:.0f} us of CPU per request); measured live, "
+                f"req/s with / without alone {s['on_rps']:.0f} / {s['off_rps']:.0f}, both at "
+                f"once {s['together_on_rps']:.0f} / {s['together_off_rps']:.0f}"
             )
     if floor_result:
         for c, s in floor_result["levels"].items():

@@ -6,6 +6,7 @@ PostgreSQL report too; a replica with two worker processes counts every request 
 both; the PostgreSQL exporter's role sees statistics and nothing of the store."""
 
 import contextlib
+import importlib
 import os
 import re
 import signal
@@ -330,3 +331,21 @@ def test_every_metrics_port_listens_on_loopback_only():
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
         with pytest.raises(OSError):
             socket.create_connection((outward, port), timeout=2).close()
+
+
+def test_the_whole_stack_with_prometheus_stays_within_its_memory_budget():
+    """Resident memory of every process under supervisord (bench/memory.py, which
+    `make bench` reports after its load): at most 1.5 GiB, Prometheus and its exporters
+    included."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        memory = importlib.import_module("memory")
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    programs = memory.stack_memory()
+    assert programs, "supervisord is not running: make up"
+    assert {"prometheus", "nginx-exporter", "postgres-exporter"} <= set(programs)
+    total_mib = sum(rss for rss, _pss, _n in programs.values()) / 1024
+    prometheus_mib = programs["prometheus"][0] / 1024
+    print(f"\nstack RSS: {total_mib:.0f} MiB, of which Prometheus {prometheus_mib:.0f} MiB")
+    assert total_mib <= 1.5 * 1024, programs

@@ -20,7 +20,7 @@ import re
 import threading
 import time
 
-from flask import Flask, request, request_started
+from flask import Flask
 from prometheus_client import Counter, Gauge, Histogram
 
 from merch_api.openapi import Spec
@@ -29,8 +29,9 @@ from merch_api.openapi import Spec
 DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 PORT_VARIABLE = "API_METRICS_PORT"
 
-# Where the route of a request waits for its answer: the request's WSGI environ.
-ROUTE_KEY = "merch_api.route"
+# werkzeug puts each request object in its WSGI environ under this key (its Request's
+# populate_request); Flask's has the URL rule it matched, None for a 404 or 405.
+_REQUEST_KEY = "werkzeug.request"
 UNMATCHED = "unmatched"
 
 # OpenTelemetry's advice for http.server.request.duration, in seconds: most answers take
@@ -59,29 +60,26 @@ def enabled() -> bool:
 def instrument(app: Flask, spec: Spec, shipper) -> "RequestMetrics":
     """Counts every request of app and copies shipper's counts; returns the WSGI
     middleware to put outermost. Called in each worker, by create_app()."""
+    # Each Flask rule's route label: the OpenAPI template of an operation, the rule in
+    # OpenAPI's {name} form for the docs (/ui/{path}).
     templates = {operation.flask_rule: operation.path for operation in spec.operations}
-
-    def note_route(sender, **_extra) -> None:
-        # Sent once the URL is matched, before any before_request hook can refuse it.
-        rule = request.url_rule
-        if rule is not None:
-            request.environ[ROUTE_KEY] = templates.get(rule.rule) or _FLASK_PARAMETER.sub(
-                r"{\1}", rule.rule
-            )
-
-    request_started.connect(note_route, app, weak=False)
+    routes = {
+        rule.rule: templates.get(rule.rule) or _FLASK_PARAMETER.sub(r"{\1}", rule.rule)
+        for rule in app.url_map.iter_rules()
+    }
     global _shipper_metrics
     _shipper_metrics = ShipperMetrics(shipper)
     _shipper_metrics.start()
-    return RequestMetrics(app.wsgi_app)
+    return RequestMetrics(app.wsgi_app, routes)
 
 
 class RequestMetrics:
     """WSGI middleware: one observation per answer, timed from the first byte the app
     sees to its last."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, routes: dict[str, str]) -> None:
         self.app = app
+        self.routes = routes
         # registry=None: in multiprocess mode the main process reads the files; nothing
         # in the worker collects.
         self.duration = Histogram(
@@ -91,6 +89,9 @@ class RequestMetrics:
             buckets=DURATION_BUCKETS,
             registry=None,
         )
+        # (method, route, status) -> the histogram's child: labels() takes a lock and
+        # checks its arguments on every call; there are a few dozen such triples.
+        self._children = {}
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()
@@ -105,11 +106,16 @@ class RequestMetrics:
             return self.app(environ, noting_status)
         finally:
             method = environ.get("REQUEST_METHOD", "")
-            self.duration.labels(
+            rule = getattr(environ.get(_REQUEST_KEY), "url_rule", None)
+            key = (
                 method if method in _METHODS else "_OTHER",
-                environ.get(ROUTE_KEY, UNMATCHED),
+                UNMATCHED if rule is None else self.routes.get(rule.rule, UNMATCHED),
                 status,
-            ).observe(time.perf_counter() - started)
+            )
+            child = self._children.get(key)
+            if child is None:
+                child = self._children.setdefault(key, self.duration.labels(*key))
+            child.observe(time.perf_counter() - started)
 
 
 class ShipperMetrics:
