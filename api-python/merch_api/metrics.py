@@ -20,7 +20,7 @@ import re
 import threading
 import time
 
-from flask import Flask
+from flask import Flask, request
 from prometheus_client import Counter, Gauge, Histogram
 
 from merch_api.openapi import Spec
@@ -29,9 +29,8 @@ from merch_api.openapi import Spec
 DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 PORT_VARIABLE = "API_METRICS_PORT"
 
-# werkzeug puts each request object in its WSGI environ under this key (its Request's
-# populate_request); Flask's has the URL rule it matched, None for a 404 or 405.
-_REQUEST_KEY = "werkzeug.request"
+# Where a request's route waits for its answer: the request's WSGI environ.
+ROUTE_KEY = "merch_api.route"
 UNMATCHED = "unmatched"
 
 # OpenTelemetry's advice for http.server.request.duration, in seconds: most answers take
@@ -67,19 +66,28 @@ def instrument(app: Flask, spec: Spec, shipper) -> "RequestMetrics":
         rule.rule: templates.get(rule.rule) or _FLASK_PARAMETER.sub(r"{\1}", rule.rule)
         for rule in app.url_map.iter_rules()
     }
+
+    def note_route() -> None:
+        # Flask has matched the URL by now (url_rule is None for a 404 or 405).
+        rule = request.url_rule
+        if rule is not None:
+            request.environ[ROUTE_KEY] = routes.get(rule.rule, UNMATCHED)
+
+    # The app's first before_request function: one that refuses a request (raises) stops
+    # the ones after it, and the route would be lost.
+    app.before_request_funcs.setdefault(None, []).insert(0, note_route)
     global _shipper_metrics
     _shipper_metrics = ShipperMetrics(shipper)
     _shipper_metrics.start()
-    return RequestMetrics(app.wsgi_app, routes)
+    return RequestMetrics(app.wsgi_app)
 
 
 class RequestMetrics:
     """WSGI middleware: one observation per answer, timed from the first byte the app
     sees to its last."""
 
-    def __init__(self, app, routes: dict[str, str]) -> None:
+    def __init__(self, app) -> None:
         self.app = app
-        self.routes = routes
         # registry=None: in multiprocess mode the main process reads the files; nothing
         # in the worker collects.
         self.duration = Histogram(
@@ -106,10 +114,9 @@ class RequestMetrics:
             return self.app(environ, noting_status)
         finally:
             method = environ.get("REQUEST_METHOD", "")
-            rule = getattr(environ.get(_REQUEST_KEY), "url_rule", None)
             key = (
                 method if method in _METHODS else "_OTHER",
-                UNMATCHED if rule is None else self.routes.get(rule.rule, UNMATCHED),
+                environ.get(ROUTE_KEY, UNMATCHED),
                 status,
             )
             child = self._children.get(key)
