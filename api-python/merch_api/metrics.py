@@ -25,9 +25,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from merch_api.openapi import Spec
 
-# What the environment holds when merch_api.serve runs the endpoint.
+# Set by merch_api.serve (from API_METRICS_PORT) before the workers start.
 DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
-PORT_VARIABLE = "API_METRICS_PORT"
 
 # Where a request's route waits for its answer: the request's WSGI environ.
 ROUTE_KEY = "merch_api.route"
