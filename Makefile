@@ -92,7 +92,7 @@ generate: tools ## regenerate the Go and Python code from proto/
 	$(VENV)/bin/buf lint
 	$(VENV)/bin/buf generate
 
-lint: tools ## ruff, gofmt, go vet, buf lint, and the Helm chart of deploy/k8s
+lint: tools ## ruff, gofmt, go vet, buf lint, promtool (Prometheus's configuration, rules and their tests), and the Helm chart of deploy/k8s
 	@echo "==> lint"
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -100,6 +100,10 @@ lint: tools ## ruff, gofmt, go vet, buf lint, and the Helm chart of deploy/k8s
 	  if [[ -n "$$unformatted" ]]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	@for m in $(GO_MODULES); do (cd $$m && echo "go vet $$m" && go vet ./...) || exit 1; done
 	$(VENV)/bin/buf lint
+	@command -v promtool >/dev/null || { echo "promtool is missing: make up installs Debian's prometheus package"; exit 1; }
+	promtool check config deploy/prometheus/prometheus.compose.yml
+	promtool check rules deploy/prometheus/rules.yml
+	promtool test rules deploy/prometheus/rules_test.yml
 	$(VENV)/bin/pytest -q -p no:cacheprovider tests/test_k8s.py tests/test_capacity.py
 
 go-test: ## go test for both Go services against the running PostgreSQL and Kafka (the unit tests again with them)

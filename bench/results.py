@@ -1,5 +1,7 @@
 """results.md (the tables) and results.png (the chart) from what the steps measured."""
 
+import metrics_cost
+
 
 def fmt(x, digits=1):
     return "n/a" if x is None or x != x else f"{x:,.{digits}f}"
@@ -9,7 +11,7 @@ def ratio(a, b):
     return "n/a" if not b or b != b else f"{100 * a / b:.0f} %"
 
 
-def write_report(out_dir, rows, floor, go_bench, logbench, memory, meta):
+def write_report(out_dir, rows, floor, go_bench, logbench, memory, meta, cost=None):
     out_dir.mkdir(parents=True, exist_ok=True)
     by = {(r["group"], r["case"], r["c"]): r for r in rows}
 
@@ -53,6 +55,8 @@ def write_report(out_dir, rows, floor, go_bench, logbench, memory, meta):
     ]
     if floor:
         lines += floor_section(floor)
+    if cost:
+        lines += metrics_cost.section(cost)
     lines += [
         "",
         "## Ceilings",

@@ -5,6 +5,7 @@ Each step drives registry tools and parses what they print (loadgen.py):
     store.py     wrk through NGINX, as a customer meets the store
     logins.py    wrk on POST /auth/login: the right password, and a throttled username
     floor.py     wrk on api-1 against a minimal Flask app served the same way
+    metrics_cost.py  an API replica and a DB service with and without their metrics
     ceilings.py  a static NGINX (HTTP), ghz on the DB service (gRPC), pgbench with its
                  SQL, ghz on a second DB service that connects per call
     gobench.py   dbsvc-go's Go benchmarks: the pool against connect-per-call, writes too
@@ -24,6 +25,7 @@ from pathlib import Path
 import ceilings
 import floor
 import logins
+import metrics_cost
 import store
 from gobench import run_go_bench
 from loadgen import ENV, ROOT, STATE
@@ -69,11 +71,13 @@ def main():
     parser.add_argument(
         "--skip",
         default=ENV.get("BENCH_SKIP", ""),
-        help="comma list of: api,login,floor,http,grpc,sql,cpc,log",
+        help="comma list of: api,login,floor,metrics,http,grpc,sql,cpc,log",
     )
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     floor_levels = [int(x) for x in args.floor_levels.split(",")]
+    # Where throughput is what the cores allow: the budget is about throughput.
+    metrics_levels = [max(floor_levels)]
     skip = set(filter(None, args.skip.split(",")))
     d = args.duration
     base = f"http://127.0.0.1:{ENV.get('NGINX_PORT', '8080')}"
@@ -84,6 +88,7 @@ def main():
         "api": store.steps(levels),
         "login": logins.steps(levels),
         "floor": floor.steps(floor_levels),
+        "metrics": metrics_cost.steps(metrics_levels),
         "http": len(levels),
         "grpc": len(ceilings.GRPC_CASES) * len(levels),
         "sql": len(ceilings.SQL_SCRIPTS) * len(levels),
@@ -91,7 +96,7 @@ def main():
         "log": 1,
     }
     progress = Progress(sum(n for part, n in steps.items() if part not in skip) + 2)
-    rows, floor_result, go_bench, logbench = [], None, None, None
+    rows, floor_result, go_bench, logbench, cost = [], None, None, None, None
 
     progress.step(f"registering a bench user at {base}")
     user = store.BenchUser(base)
@@ -102,6 +107,8 @@ def main():
             rows += logins.measure(base, user, levels, d, progress)
         if "floor" not in skip:
             floor_result = floor.measure(floor_levels, d, progress)
+        if "metrics" not in skip:
+            cost = metrics_cost.measure(metrics_levels, d, progress)
         if "http" not in skip:
             rows += ceilings.http(levels, d, progress)
         if "grpc" not in skip:
@@ -135,10 +142,20 @@ def main():
             "cpus": os.cpu_count(),
             "duration": d,
         },
+        cost,
     )
     progress.finish()
     print((out_dir / "results.md").read_text())
     print(f"bench: wrote {out_dir / 'results.md'} and {out_dir / 'results.png'}")
+    for kind, name in (("api", "API replica"), ("grpc", "DB service")):
+        for c, s in (cost or {}).get(kind, {}).items():
+            print(
+                f"bench: {name} at c={c}: the metrics leave {100 * s['left']:.1f} % of its "
+                f"throughput ({1000 * s['added_ms']:.1f} us added to "
+                f"{1000 * s['off_cpu_ms']:.0f} us of CPU per request); measured live, "
+                f"req/s with / without alone {s['on_rps']:.0f} / {s['off_rps']:.0f}, both at "
+                f"once {s['together_on_rps']:.0f} / {s['together_off_rps']:.0f}"
+            )
     if floor_result:
         for c, s in floor_result["levels"].items():
             print(

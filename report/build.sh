@@ -70,6 +70,34 @@ for attempt in 1 2 3; do
   sleep 10
 done
 
+say "Prometheus: its targets, and a graph of 30 s of requests (headless chromium)"
+PROMETHEUS=http://127.0.0.1:${PROMETHEUS_PORT:-9090}
+curl -sf "$PROMETHEUS/-/ready" >/dev/null || die "Prometheus does not answer at $PROMETHEUS: run \`make up\`"
+"$VENV/bin/python" - "$BASE" <<'PY'
+import sys, time, urllib.request
+# A few requests a second over four routes, so the graph has something to show.
+base, end, n = sys.argv[1], time.monotonic() + 30, 0
+paths = ["/products", "/products/1", "/products/2", "/", "/products/404404"]
+while time.monotonic() < end:
+    try:
+        urllib.request.urlopen(base + paths[n % len(paths)], timeout=5).close()
+    except OSError:
+        pass  # the 404 is one of the routes on purpose
+    n += 1
+    time.sleep(0.05)
+PY
+sleep 6  # one more scrape
+curl -sf "$PROMETHEUS/api/v1/query" --data-urlencode 'query=up' \
+  | jq -r '.data.result | sort_by(.metric.job, .metric.instance)[] | "\(.metric.job)\t\(.metric.instance)\tup=\(.value[1])"' \
+  | column -t >"$BUILD/evidence/targets.txt"
+curl -sf "$PROMETHEUS/api/v1/query" \
+  --data-urlencode 'query=sort_desc(sum by (route) (rate(http_server_request_duration_seconds_count{job="api"}[1m])) > 0)' \
+  | jq -r '.data.result[] | "\(.metric.route)\t\(.value[1] | tonumber | . * 100 | round / 100) req/s"' \
+  | column -t -s $'\t' >"$BUILD/evidence/routes.txt"
+GRAPH_QUERY='sum by (route) (rate(http_server_request_duration_seconds_count{job="api"}[30s]))'
+chromium_headless --window-size=1200,900 --virtual-time-budget=8000 --screenshot="$BUILD/prometheus.png" \
+  "$PROMETHEUS/graph?g0.expr=$(jq -rn --arg q "$GRAPH_QUERY" '$q|@uri')&g0.tab=0&g0.range_input=5m" >/dev/null
+
 say "type table (tests/test_type_table.py) and byte-by-byte encoding (report/wire)"
 "$VENV/bin/python" "$ROOT/tests/test_type_table.py" >"$BUILD/evidence/type-table.md"
 (cd "$ROOT" && "$VENV/bin/python" report/wire/wire_encoding.py) >"$BUILD/evidence/wire.txt"

@@ -47,8 +47,10 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--bootstrap",
-        default=os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9093"),
-        help="Kafka bootstrap servers (default: KAFKA_BOOTSTRAP or 127.0.0.1:9093)",
+        default=os.environ.get("KAFKA_BOOTSTRAP")
+        or f"127.0.0.1:{os.environ.get('KAFKA_EXTERNAL_PORT', '9093')}",
+        help="Kafka bootstrap servers (default: KAFKA_BOOTSTRAP, else 127.0.0.1 at "
+        "KAFKA_EXTERNAL_PORT, 9093)",
     )
     parser.add_argument(
         "--topic",

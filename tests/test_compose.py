@@ -1,6 +1,6 @@
 """docker-compose.yml without a Docker engine: docker compose's own `config` check
 (the compose specification, interpolation, references), then the deployment's
-invariants read with PyYAML: two published ports, a healthcheck on every
+invariants read with PyYAML: three published ports, a healthcheck on every
 long-running service, start-up ordered by health, no literal secrets, Dockerfiles
 that exist, the same services and environment names as the local stack, the
 migrations run by the owner before the DB service starts, and the DB service on its
@@ -34,7 +34,7 @@ INSTALL_HINT = (
 
 # Image settings that only the images read: no local process has them.
 IMAGE_SETTINGS = {"NGINX_ENVSUBST_FILTER"}
-SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE|_KEY$")
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE|_KEY$|_PASS$")
 # ${NAME}, ${NAME?message} or ${NAME:?message}: required, with no default to leak.
 REQUIRED_REFERENCE = re.compile(r"^\$\{(?P<name>[A-Z0-9_]+)(:?\?[^}]*)?\}$")
 REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
@@ -43,7 +43,11 @@ REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 RENAMED_SECRETS = {
     ("dbsvc", "POSTGRES_PASSWORD"): "DBSVC_DB_PASSWORD",
     ("db-migrate", "PGPASSWORD"): "POSTGRES_PASSWORD",
+    ("postgres-exporter", "DATA_SOURCE_PASS"): "POSTGRES_EXPORTER_DB_PASSWORD",
 }
+# Images that hold one binary and no tool to probe it with; nothing waits on them, and
+# Prometheus, which scrapes them, alerts when one is down (deploy/prometheus/rules.yml).
+SELF_UNPROBED = {"nginx-exporter", "postgres-exporter"}
 
 
 @pytest.fixture(scope="module")
@@ -171,13 +175,14 @@ def test_docker_compose_refuses_to_start_without_the_secrets(tmp_path):
     assert "JWT_SECRET" in answer.stderr or "POSTGRES_PASSWORD" in answer.stderr, answer.stderr
 
 
-def test_exactly_two_published_ports_both_on_loopback(services):
+def test_exactly_three_published_ports_all_on_loopback(services):
     published = {
         (name, str(port)) for name, spec in services.items() for port in spec.get("ports", [])
     }
     assert published == {
         ("nginx", "127.0.0.1:${NGINX_PORT:-8080}:8080"),
         ("kafka", "127.0.0.1:${KAFKA_EXTERNAL_PORT:-9093}:9093"),
+        ("prometheus", "127.0.0.1:${PROMETHEUS_PORT:-9090}:9090"),
     }
     for name, spec in services.items():
         assert spec.get("network_mode") != "host", f"{name} would bypass the published ports"
@@ -192,9 +197,12 @@ def test_every_long_running_service_has_a_healthcheck(services):
     for name, spec in services.items():
         if name in jobs:
             continue
+        assert spec.get("restart") == "unless-stopped", name
+        if name in SELF_UNPROBED:
+            assert not any(name in (s.get("depends_on") or {}) for s in services.values())
+            continue
         check = spec.get("healthcheck") or {}
         assert check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
-        assert spec.get("restart") == "unless-stopped", name
 
 
 def test_start_up_is_ordered_by_health_not_by_hope(services):
@@ -214,6 +222,9 @@ def test_start_up_is_ordered_by_health_not_by_hope(services):
         "api-1": {"dbsvc": healthy, "logsvc": healthy},
         "api-2": {"dbsvc": healthy, "logsvc": healthy},
         "nginx": {"api-1": healthy, "api-2": healthy},
+        "prometheus": {},
+        "nginx-exporter": {"nginx": healthy},
+        "postgres-exporter": {"postgres": healthy, "db-migrate": done},
     }
 
 
@@ -381,6 +392,9 @@ def test_db_migrate_runs_the_migrations_of_db_init_with_goose_as_the_owner(servi
     # The migration that makes the DB service's role reads these.
     assert env["DBSVC_DB_USER"].startswith("${DBSVC_DB_USER:?")
     assert env["DBSVC_DB_PASSWORD"].startswith("${DBSVC_DB_PASSWORD:?")
+    # And the one that makes the PostgreSQL exporter's.
+    assert env["POSTGRES_EXPORTER_DB_USER"].startswith("${POSTGRES_EXPORTER_DB_USER:?")
+    assert env["POSTGRES_EXPORTER_DB_PASSWORD"].startswith("${POSTGRES_EXPORTER_DB_PASSWORD:?")
 
 
 def test_the_db_service_logs_in_as_its_own_role_never_the_owner(services):

@@ -10,7 +10,7 @@ from flask.json.provider import JSONProvider
 from flask_swagger_ui import get_swaggerui_blueprint
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from merch_api import problems, routes, services
+from merch_api import metrics, problems, routes, services
 from merch_api.config import Settings
 from merch_api.openapi import Spec
 from merch_api.request_context import RequestContext
@@ -60,6 +60,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.wsgi_app = RequestContext(
         app.wsgi_app, instance=settings.instance, submit_log=running.log_shipper.submit
     )
+    # Outermost: every answer counts, the ones RequestContext or ProxyFix make too.
+    if metrics.enabled():
+        app.wsgi_app = metrics.instrument(app, spec, running.log_shipper)
     return app
 
 

@@ -10,11 +10,15 @@ Python API with a worker entry point that, once the worker has stopped serving, 
 log records still queued and closes the gRPC channels.
 
 Settings (environment): API_HOST (0.0.0.0), API_PORT (5000), WEB_CONCURRENCY worker
-processes (1), API_THREADS threads per worker that run Flask (2), and what
-merch_api.config reads for the app itself.
+processes (1), API_THREADS threads per worker that run Flask (2), API_METRICS_PORT (unset:
+no metrics; else Prometheus's GET /metrics there, every worker's counts added up, see
+merch_api.metrics), and what merch_api.config reads for the app itself.
 """
 
+import atexit
 import os
+import shutil
+import tempfile
 
 from granian.constants import Interfaces
 from granian.server import Server
@@ -47,17 +51,24 @@ def _serve_worker(*args, **kwargs) -> None:
         running = services.installed()
         if running is not None:
             running.close()
+        from merch_api import metrics
+
+        if metrics.enabled():
+            metrics.worker_stopped()
 
 
 def main(app_factory: str = "merch_api.app:create_app") -> None:
     """Serves app_factory ("module:function" returning a WSGI app) as configured by the
     environment; bench/ serves its floor app with it, so both run under the same server."""
     env = os.environ
+    host = env.get("API_HOST", "0.0.0.0")
+    if env.get("API_METRICS_PORT"):
+        _serve_metrics(host, positive_int(env, "API_METRICS_PORT", 9101))
     Server(
         app_factory,
         factory=True,
         interface=Interfaces.WSGI,
-        address=env.get("API_HOST", "0.0.0.0"),
+        address=host,
         port=positive_int(env, "API_PORT", 5000),
         workers=positive_int(env, "WEB_CONCURRENCY", 1),
         blocking_threads=positive_int(env, "API_THREADS", 2),
@@ -69,6 +80,20 @@ def main(app_factory: str = "merch_api.app:create_app") -> None:
         log_access=False,
         websockets=False,
     ).serve(spawn_target=_serve_worker)
+
+
+def _serve_metrics(host: str, port: int) -> None:
+    """GET /metrics on host:port from this (granian's main) process, adding up what
+    every worker counts in a directory of this replica's own (merch_api.metrics_endpoint)."""
+    # Before prometheus_client is imported anywhere: it chooses its multiprocess values
+    # at import, and the workers (forked or spawned) inherit the variable. A fresh
+    # directory each start: files of an earlier run's workers would count twice.
+    directory = tempfile.mkdtemp(prefix=f"merch-api-metrics-{port}-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    from merch_api import metrics_endpoint
+
+    metrics_endpoint.serve(host, port)
 
 
 if __name__ == "__main__":

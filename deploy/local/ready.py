@@ -92,6 +92,7 @@ def checks(which):
     yield "API replica 1", http_ok(f"http://127.0.0.1:{env['API_1_PORT']}/healthz")
     yield "API replica 2", http_ok(f"http://127.0.0.1:{env['API_2_PORT']}/healthz")
     yield "NGINX -> API -> services", http_ok(f"http://127.0.0.1:{env['NGINX_PORT']}/readyz")
+    yield "Prometheus", http_ok(f"http://127.0.0.1:{env['PROMETHEUS_PORT']}/-/ready")
 
 
 def main():

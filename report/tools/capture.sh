@@ -74,7 +74,7 @@ order_id=$(body .id)
 show "The order" GET "/orders/$order_id"
 show "Cancel it" DELETE "/orders/$order_id"
 show "Cancel it again" DELETE "/orders/$order_id"
-show "Change the password" PATCH "/users/$user_id" '{"password": "new correct horse"}'
+show "Change the password" PATCH "/users/$user_id" '{"password": "new correct horse", "current_password": "correct horse"}'
 show "The old token after the password change" GET /users/me
 TOKEN=
 # What is in the token: header and claims are base64url JSON (the signature is not).

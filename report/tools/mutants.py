@@ -29,7 +29,7 @@ TYPE_MUTANTS = [
     ("money with 1 digit", "api-python/openapi.yaml", '[0-9]{2}$"', '[0-9]{1,2}$"'),
     ("sid varchar(20)", "db-init/00001_schema.sql", "varchar(15)", "varchar(20)"),
     ("Username maxLength 60", "api-python/openapi.yaml", "3\n      maxLength: 50", "3\n      maxLength: 60"),
-    ("login username maxLength 40", "api-python/openapi.yaml", "maxLength: 50}", "maxLength: 40}"),
+    ("login username maxLength 40", "api-python/openapi.yaml", "maxLength: 50, example: alice}", "maxLength: 40, example: alice}"),
     ("status 'shipped' added", "db-init/00001_schema.sql", "'cancelled')", "'cancelled', 'shipped')"),
     ("enum value renamed", "proto/merchstore/db/v1/order.proto", "_CANCELLED = 2", "_CANCELED = 2"),
     ("created_at as string", "proto/merchstore/db/v1/order.proto", "google.protobuf.Timestamp created_at", "string created_at"),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sustech-merch/store/dbsvc/internal/config"
 	"github.com/sustech-merch/store/dbsvc/internal/logship"
+	"github.com/sustech-merch/store/dbsvc/internal/metrics"
 	"github.com/sustech-merch/store/dbsvc/internal/server"
 	"github.com/sustech-merch/store/dbsvc/internal/store"
 )
@@ -69,12 +70,32 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listening on DBSVC_LISTEN_ADDR=%s: %w", cfg.ListenAddr, err)
 	}
+	var m *metrics.Metrics
+	if cfg.MetricsListenAddr != "" {
+		metricsLis, err := net.Listen("tcp", cfg.MetricsListenAddr)
+		if err != nil {
+			return fmt.Errorf("listening on DBSVC_METRICS_LISTEN_ADDR=%s: %w", cfg.MetricsListenAddr, err)
+		}
+		m = metrics.New()
+		m.Registry.MustRegister(metrics.PoolStats(st.PoolStat, st.PoolWaiting), metrics.ShipperStats(shipper))
+		metricsCtx, stopMetrics := context.WithCancel(ctx)
+		metricsDone := make(chan error, 1)
+		go func() { metricsDone <- metrics.Serve(metricsCtx, metricsLis, m.Registry, logger) }()
+		defer func() {
+			stopMetrics()
+			if err := <-metricsDone; err != nil {
+				logger.Error("metrics endpoint stopped", "error", err)
+			}
+		}()
+		logger.Info("serving metrics", "addr", metricsLis.Addr().String())
+	}
 	logger.Info("using postgresql", "host", cfg.PostgresHost, "port", cfg.PostgresPort, "database", cfg.PostgresDB,
 		"connect_per_call", cfg.ConnectPerCall, "pool_max_conns", cfg.PoolMaxConns, "logsvc", cfg.LogsvcAddr)
 	runErr := server.Run(ctx, lis, st, shipper, server.Options{
 		ShutdownTimeout:         cfg.ShutdownTimeout,
 		IdempotencyKeyRetention: cfg.IdempotencyKeyRetention,
 		Logger:                  logger,
+		Metrics:                 m,
 	})
 	logger.Info("stopped")
 	return runErr

@@ -18,6 +18,9 @@ type Config struct {
 	ListenAddr string // DBSVC_LISTEN_ADDR
 	Instance   string // INSTANCE_NAME, in every log record
 	LogsvcAddr string // LOGSVC_ADDR
+	// Where GET /metrics is served for Prometheus; empty serves no metrics and
+	// adds no interceptor (what bench compares against).
+	MetricsListenAddr string // DBSVC_METRICS_LISTEN_ADDR
 
 	PostgresHost string // POSTGRES_HOST
 	PostgresPort int    // POSTGRES_PORT
@@ -75,6 +78,7 @@ func Load(getenv func(string) string) (Config, error) {
 		PostgresDB:       or(getenv("POSTGRES_DB"), "goodsstore"),
 		PostgresSSLMode:  or(getenv("POSTGRES_SSLMODE"), "disable"),
 	}
+	cfg.MetricsListenAddr = getenv("DBSVC_METRICS_LISTEN_ADDR")
 	if cfg.PostgresUser == "" {
 		return Config{}, fmt.Errorf("POSTGRES_USER is not set; set it to the database role the service logs in as (the store's .env names it DBSVC_DB_USER, and its local stack and compose file pass that as POSTGRES_USER)")
 	}

@@ -40,6 +40,8 @@ type Shipper struct {
 
 	entries chan *logv1.LogEntry
 	dropped atomic.Int64
+	sent    atomic.Int64    // entries logsvc took (Stats, for metrics)
+	retried atomic.Int64    // batches sent again (Stats, for metrics)
 	stop    chan struct{}   // closed by Close: send what is buffered, then end
 	ctx     context.Context // cancelled when Close gives up on logsvc
 	cancel  context.CancelFunc
@@ -179,6 +181,7 @@ func (s *Shipper) deliver(batch []*logv1.LogEntry) {
 	for attempt := 1; ; attempt++ {
 		err := s.stream(batch)
 		if err == nil {
+			s.sent.Add(int64(len(batch)))
 			return
 		}
 		if status.Code(err) == codes.InvalidArgument {
@@ -193,6 +196,7 @@ func (s *Shipper) deliver(batch []*logv1.LogEntry) {
 			s.dropped.Add(int64(len(batch)))
 			return
 		case <-time.After(backoff):
+			s.retried.Add(1)
 		}
 		backoff = min(2*backoff, s.opts.MaxBackoff)
 	}

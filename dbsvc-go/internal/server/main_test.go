@@ -21,6 +21,7 @@ import (
 
 	"github.com/sustech-merch/store/dbsvc/internal/config"
 	"github.com/sustech-merch/store/dbsvc/internal/logship"
+	"github.com/sustech-merch/store/dbsvc/internal/metrics"
 	"github.com/sustech-merch/store/dbsvc/internal/pgtest"
 	"github.com/sustech-merch/store/dbsvc/internal/server"
 	"github.com/sustech-merch/store/dbsvc/internal/store"
@@ -51,6 +52,7 @@ type serviceOptions struct {
 	throttle   store.Throttle
 	// The log shipper's; default: short linger and backoff.
 	shipper *logship.Options
+	metrics    *metrics.Metrics // nil: no metrics, as without DBSVC_METRICS_LISTEN_ADDR
 }
 
 // startService runs the real server on a loopback TCP port and dials it.
@@ -88,7 +90,7 @@ func startService(t testing.TB, opts serviceOptions) *service {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- server.Run(ctx, lis, st, shipper, server.Options{HealthInterval: 100 * time.Millisecond, Logger: logger})
+		done <- server.Run(ctx, lis, st, shipper, server.Options{HealthInterval: 100 * time.Millisecond, Logger: logger, Metrics: opts.metrics})
 	}()
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/sustech-merch/store/dbsvc/internal/logship"
+	"github.com/sustech-merch/store/dbsvc/internal/metrics"
 	"github.com/sustech-merch/store/dbsvc/internal/store"
 	dbv1 "github.com/sustech-merch/store/gen/go/merchstore/db/v1"
 )
@@ -35,6 +36,8 @@ type Options struct {
 	// How long idempotency keys are kept; default (and at least) 24h, the contract's.
 	IdempotencyKeyRetention time.Duration
 	Logger                  *slog.Logger
+	// Metrics, when set, counts and times every call (outside the other interceptors).
+	Metrics *metrics.Metrics
 }
 
 // Run serves the DB services, health and reflection on lis until ctx is
@@ -58,12 +61,16 @@ func Run(ctx context.Context, lis net.Listener, st *store.Store, shipper *logshi
 		return fmt.Errorf("preparing the request validator: %w", err)
 	}
 	svc := &server{store: st, shipper: shipper, logger: logger, validator: validator}
-	srv := grpc.NewServer(
-		grpc.UnaryInterceptor(svc.unary),
+	var serverOpts []grpc.ServerOption
+	if opts.Metrics != nil {
+		serverOpts = opts.Metrics.ServerOptions()
+	}
+	srv := grpc.NewServer(append(serverOpts,
+		grpc.ChainUnaryInterceptor(svc.unary),
 		// The API replicas keep their channel alive with pings; do not answer
 		// them with GOAWAY "too_many_pings".
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-	)
+	)...)
 	dbv1.RegisterProductServiceServer(srv, svc)
 	dbv1.RegisterUserServiceServer(srv, svc)
 	dbv1.RegisterOrderServiceServer(srv, svc)
@@ -74,6 +81,9 @@ func Run(ctx context.Context, lis net.Listener, st *store.Store, shipper *logshi
 	}
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
+	if opts.Metrics != nil {
+		opts.Metrics.Registered(srv)
+	}
 
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	watchDone := make(chan struct{})

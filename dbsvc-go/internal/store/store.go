@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,6 +25,7 @@ type Store struct {
 	acquireTimeout time.Duration
 	hasher         *hasher
 	throttle       Throttle
+	waiting        atomic.Int32 // calls in pool.Acquire now (PoolWaiting)
 
 	// afterStockUpdate runs inside CreateOrder's transaction right after the
 	// stock was taken; a test sets it to fail the transaction there.
@@ -97,7 +99,9 @@ func (s *Store) acquire(ctx context.Context) (*pgx.Conn, func(), error) {
 	actx, cancel := context.WithTimeout(ctx, s.acquireTimeout)
 	defer cancel()
 	if s.pool != nil {
+		s.waiting.Add(1)
 		c, err := s.pool.Acquire(actx)
+		s.waiting.Add(-1)
 		if err != nil {
 			return nil, nil, err
 		}

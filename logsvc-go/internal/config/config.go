@@ -21,6 +21,9 @@ type Config struct {
 	// How long SIGTERM waits for open streams to finish. Below docker's 10 s
 	// stop grace period, so the writer is always flushed before a SIGKILL.
 	ShutdownTimeout time.Duration // LOGSVC_SHUTDOWN_TIMEOUT
+	// Where GET /metrics is served for Prometheus; empty serves no metrics and
+	// adds no interceptor.
+	MetricsListenAddr string // LOGSVC_METRICS_LISTEN_ADDR
 }
 
 // Load reads the environment; getenv is os.Getenv outside of tests.
@@ -30,6 +33,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Topic:      or(getenv("KAFKA_TOPIC"), "log-channel"),
 		Instance:   or(getenv("INSTANCE_NAME"), "log-1"),
 	}
+	cfg.MetricsListenAddr = getenv("LOGSVC_METRICS_LISTEN_ADDR")
 	for _, b := range strings.Split(or(getenv("KAFKA_BROKERS"), "127.0.0.1:9092"), ",") {
 		if b = strings.TrimSpace(b); b != "" {
 			cfg.Brokers = append(cfg.Brokers, b)

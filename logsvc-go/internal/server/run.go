@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	logv1 "github.com/sustech-merch/store/gen/go/merchstore/log/v1"
+	"github.com/sustech-merch/store/logsvc/internal/metrics"
 	"github.com/sustech-merch/store/logsvc/internal/publisher"
 )
 
@@ -26,6 +27,8 @@ type Options struct {
 	ShutdownTimeout time.Duration // default 8s
 	HealthInterval  time.Duration // default 5s
 	Logger          *slog.Logger
+	// Metrics, when set, counts and times every call.
+	Metrics *metrics.Metrics
 }
 
 // Run serves LogService, health and reflection on lis until ctx is done, then
@@ -41,11 +44,15 @@ func Run(ctx context.Context, lis net.Listener, pub *publisher.Publisher, opts O
 		opts.HealthInterval = 5 * time.Second
 	}
 	logger := opts.Logger
-	srv := grpc.NewServer(
+	var serverOpts []grpc.ServerOption
+	if opts.Metrics != nil {
+		serverOpts = opts.Metrics.ServerOptions()
+	}
+	srv := grpc.NewServer(append(serverOpts,
 		// Clients may keep an idle channel alive with pings; do not answer
 		// them with GOAWAY "too_many_pings".
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-	)
+	)...)
 	logv1.RegisterLogServiceServer(srv, New(pub, logger))
 	hs := health.NewServer()
 	// Not SERVING (health.NewServer's default) until Kafka has answered once.
@@ -54,6 +61,9 @@ func Run(ctx context.Context, lis net.Listener, pub *publisher.Publisher, opts O
 	}
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
+	if opts.Metrics != nil {
+		opts.Metrics.Registered(srv)
+	}
 
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	watchDone := make(chan struct{})

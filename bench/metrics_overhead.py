@@ -1,0 +1,59 @@
+"""Prints the CPU microseconds the API's metrics (merch_api.metrics: the route noted when
+Flask matches the URL, the histogram observed around the answer) add to a request,
+measured in isolation: a Flask app with one route that answers "{}", called 20,000 times
+through WSGI with and without merch_api.metrics.instrument(), in prometheus_client's
+multiprocess mode as a replica runs it. bench/metrics_cost.py runs it as a child process,
+because that mode is chosen when prometheus_client is first imported."""
+
+import os
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+from statistics import median
+
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bench-metrics-")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "api-python"))
+
+from flask import Flask
+from merch_api import metrics
+from werkzeug.test import EnvironBuilder
+
+CALLS = 20_000
+ROUNDS = 5
+
+
+def app():
+    flask_app = Flask(__name__)
+    flask_app.add_url_rule("/products/<id>", "getProduct", lambda id: "{}")
+    return flask_app
+
+
+def main():
+    plain = app()
+    instrumented = app()
+    spec = types.SimpleNamespace(operations=())
+    shipper = types.SimpleNamespace(
+        stats=lambda: dict.fromkeys(("queued", "sent", "retried_batches", "dropped", "rejected"), 0)
+    )
+    instrumented.wsgi_app = metrics.instrument(instrumented, spec, shipper)
+    environ = EnvironBuilder(path="/products/1").get_environ()
+
+    def start_response(status, headers, exc_info=None):
+        return None
+
+    added = []
+    for _ in range(ROUNDS):
+        spent = {}
+        for name, served in (("without", plain), ("with", instrumented)):
+            started = time.process_time()
+            for _ in range(CALLS):
+                served.wsgi_app(environ.copy(), start_response)
+            spent[name] = (time.process_time() - started) / CALLS
+        added.append(spent["with"] - spent["without"])
+    print(f"{1e6 * median(added):.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+// Package metrics is the DB service's Prometheus endpoint: the grpc-ecosystem
+// server metrics (grpc_server_handled_total, grpc_server_handling_seconds), the
+// pgx pool's statistics, the log shipper's counts, and Go's own runtime and
+// process metrics, served as text on their own HTTP port.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+
+	"github.com/sustech-merch/store/dbsvc/internal/logship"
+)
+
+// Metrics holds the registry that /metrics serves and the gRPC interceptors
+// that feed it.
+type Metrics struct {
+	Registry *prometheus.Registry
+	GRPC     *grpcprom.ServerMetrics
+}
+
+// New registers the gRPC server metrics with a latency histogram, and Go's
+// runtime and process collectors, in a registry of its own (not the global
+// one, so tests can make as many as they like).
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		// prometheus.DefBuckets (5 ms to 10 s): a call takes about a millisecond,
+		// a login's argon2 tens of milliseconds, a call's deadline is 3 s.
+		GRPC: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram()),
+	}
+	m.Registry.MustRegister(m.GRPC, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// ServerOptions put the gRPC metrics outside every other interceptor, so that
+// the code they count is the one the caller gets.
+func (m *Metrics) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor()),
+	}
+}
+
+// Registered is called once the services are registered on srv: every method
+// and code starts at zero, so a rate or an increase sees the first call too.
+func (m *Metrics) Registered(srv *grpc.Server) { m.GRPC.InitializeMetrics(srv) }
+
+// Serve answers GET /metrics on lis until ctx is done.
+func Serve(ctx context.Context, lis net.Listener, reg *prometheus.Registry, logger *slog.Logger) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		// A failing collector is logged and the rest still served.
+		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	}()
+	err := srv.Serve(lis)
+	<-done
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("serving metrics on %s: %w", lis.Addr(), err)
+}
+
+// PoolStats reads the pool's statistics when Prometheus scrapes, so the hot
+// path pays nothing for them. stat returns nil when there is no pool
+// (DBSVC_CONNECT_PER_CALL); waiting is how many calls are in Acquire now.
+func PoolStats(stat func() *pgxpool.Stat, waiting func() int32) prometheus.Collector {
+	return &poolCollector{stat: stat, waiting: waiting}
+}
+
+type poolCollector struct {
+	stat    func() *pgxpool.Stat
+	waiting func() int32
+}
+
+var (
+	poolAcquired     = prometheus.NewDesc("pgxpool_acquired_conns", "Connections borrowed by calls right now.", nil, nil)
+	poolIdle         = prometheus.NewDesc("pgxpool_idle_conns", "Open connections that no call holds.", nil, nil)
+	poolConstructing = prometheus.NewDesc("pgxpool_constructing_conns", "Connections being opened.", nil, nil)
+	poolTotal        = prometheus.NewDesc("pgxpool_total_conns", "All connections of the pool: acquired, idle and being opened.", nil, nil)
+	poolMax          = prometheus.NewDesc("pgxpool_max_conns", "The pool's ceiling (DB_POOL_MAX_CONNS).", nil, nil)
+	poolWaiting      = prometheus.NewDesc("pgxpool_waiting_acquires", "Calls waiting for a connection right now.", nil, nil)
+	poolAcquires     = prometheus.NewDesc("pgxpool_acquires_total", "Connections borrowed from the pool.", nil, nil)
+	poolEmpty        = prometheus.NewDesc("pgxpool_empty_acquires_total", "Borrows that had to wait because every connection was taken.", nil, nil)
+	poolEmptyWait    = prometheus.NewDesc("pgxpool_empty_acquire_wait_seconds_total", "Time calls spent waiting for a connection of a full pool.", nil, nil)
+	poolCanceled     = prometheus.NewDesc("pgxpool_canceled_acquires_total", "Borrows given up because the call's context ended (DB_ACQUIRE_TIMEOUT or its deadline).", nil, nil)
+	poolAcquireTime  = prometheus.NewDesc("pgxpool_acquire_duration_seconds_total", "Time spent borrowing connections, waits included.", nil, nil)
+	poolNew          = prometheus.NewDesc("pgxpool_new_conns_total", "Connections opened.", nil, nil)
+)
+
+func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{poolAcquired, poolIdle, poolConstructing, poolTotal, poolMax, poolWaiting,
+		poolAcquires, poolEmpty, poolEmptyWait, poolCanceled, poolAcquireTime, poolNew} {
+		ch <- d
+	}
+}
+
+func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stat()
+	if s == nil {
+		return
+	}
+	gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+	counter := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
+	}
+	gauge(poolAcquired, float64(s.AcquiredConns()))
+	gauge(poolIdle, float64(s.IdleConns()))
+	gauge(poolConstructing, float64(s.ConstructingConns()))
+	gauge(poolTotal, float64(s.TotalConns()))
+	gauge(poolMax, float64(s.MaxConns()))
+	gauge(poolWaiting, float64(c.waiting()))
+	counter(poolAcquires, float64(s.AcquireCount()))
+	counter(poolEmpty, float64(s.EmptyAcquireCount()))
+	counter(poolEmptyWait, s.EmptyAcquireWaitTime().Seconds())
+	counter(poolCanceled, float64(s.CanceledAcquireCount()))
+	counter(poolAcquireTime, s.AcquireDuration().Seconds())
+	counter(poolNew, float64(s.NewConnsCount()))
+}
+
+// ShipperStats reads the log shipper's counts when Prometheus scrapes. The
+// names are the API's log shipper's too (api-python/merch_api/metrics.py), so
+// one query covers every shipper of the store.
+func ShipperStats(s *logship.Shipper) prometheus.Collector { return shipperCollector{s} }
+
+type shipperCollector struct{ s *logship.Shipper }
+
+var (
+	shipQueued  = prometheus.NewDesc("merch_log_shipper_queue_depth", "Log records waiting to be sent to the logging service.", nil, nil)
+	shipSent    = prometheus.NewDesc("merch_log_shipper_sent_records_total", "Log records the logging service acknowledged (so in Kafka).", nil, nil)
+	shipRetried = prometheus.NewDesc("merch_log_shipper_retried_batches_total", "Batches of log records sent again after the logging service did not acknowledge them.", nil, nil)
+	shipDropped = prometheus.NewDesc("merch_log_shipper_dropped_records_total", "Log records lost: the queue was full, or they were still unsent at shutdown.", nil, nil)
+)
+
+func (c shipperCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{shipQueued, shipSent, shipRetried, shipDropped} {
+		ch <- d
+	}
+}
+
+func (c shipperCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.s.Stats()
+	ch <- prometheus.MustNewConstMetric(shipQueued, prometheus.GaugeValue, float64(st.Queued))
+	ch <- prometheus.MustNewConstMetric(shipSent, prometheus.CounterValue, float64(st.Sent))
+	ch <- prometheus.MustNewConstMetric(shipRetried, prometheus.CounterValue, float64(st.Retried))
+	ch <- prometheus.MustNewConstMetric(shipDropped, prometheus.CounterValue, float64(st.Dropped))
+}
