@@ -52,7 +52,7 @@ type serviceOptions struct {
 	throttle   store.Throttle
 	// The log shipper's; default: short linger and backoff.
 	shipper *logship.Options
-	metrics    *metrics.Metrics // nil: no metrics, as without DBSVC_METRICS_LISTEN_ADDR
+	metrics *metrics.Metrics // nil: no metrics, as without DBSVC_METRICS_LISTEN_ADDR
 }
 
 // startService runs the real server on a loopback TCP port and dials it.
