@@ -163,7 +163,7 @@ def test_the_metrics_ports_are_not_behind_nginx(base_url, http):
 
 
 def test_pool_postgresql_and_recording_rules_report():
-    assert scalar('pgxpool_max_conns{job="dbsvc"}') == float(env.get("DB_POOL_MAX_CONNS", "8"))
+    assert scalar('max(pgxpool_max_conns{job="dbsvc"})') == float(env.get("DB_POOL_MAX_CONNS", "8"))
     assert scalar('pg_up{job="postgres"}') == 1
     database = env.get("POSTGRES_DB", "goodsstore")
     assert scalar(f'pg_stat_database_xact_commit{{job="postgres", datname="{database}"}}') > 0
