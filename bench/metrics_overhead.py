@@ -5,7 +5,9 @@ through WSGI with and without merch_api.metrics.instrument(), in prometheus_clie
 multiprocess mode as a replica runs it. bench/metrics_cost.py runs it as a child process,
 because that mode is chosen when prometheus_client is first imported."""
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -19,6 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "api-python"))
 from flask import Flask
 from merch_api import metrics
 from werkzeug.test import EnvironBuilder
+
+atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 CALLS = 20_000
 ROUNDS = 5

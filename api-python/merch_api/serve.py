@@ -19,6 +19,7 @@ import atexit
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 from granian.constants import Interfaces
 from granian.server import Server
@@ -88,7 +89,12 @@ def _serve_metrics(host: str, port: int) -> None:
     # Before prometheus_client is imported anywhere: it chooses its multiprocess values
     # at import, and the workers (forked or spawned) inherit the variable. A fresh
     # directory each start: files of an earlier run's workers would count twice.
-    directory = tempfile.mkdtemp(prefix=f"merch-api-metrics-{port}-")
+    prefix = f"merch-api-metrics-{port}-"
+    # An earlier run's directory that its exit did not remove (it was killed): no other
+    # replica serves on this port, or this one could not.
+    for stale in Path(tempfile.gettempdir()).glob(prefix + "*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    directory = tempfile.mkdtemp(prefix=prefix)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
     atexit.register(shutil.rmtree, directory, ignore_errors=True)
     from merch_api import metrics_endpoint
