@@ -1,4 +1,7 @@
-"""results.md (the tables) and results.png (the chart) from what the steps measured."""
+"""results.md (the tables), results.png (the chart) and results.json (every figure, for
+report/tools/bench_section.py) from what the steps measured."""
+
+import json
 
 import metrics_cost
 
@@ -24,11 +27,12 @@ def write_report(out_dir, rows, floor, go_bench, logbench, memory, meta, cost=No
     lines = [
         "# Benchmark of the SUSTech Merch Store",
         "",
-        f"Run {meta['when']} on {meta['cpus']} cores, {meta['duration']} s per case; "
-        f"`make bench` (bench/run.py) wrote this file. req/s and latency are the load "
-        f"generator's; c is the number of concurrent connections (wrk), concurrent "
-        f"calls (ghz) or clients (pgbench). Errors are non-2xx answers, socket errors "
-        f"or non-OK gRPC statuses.",
+        f"Measured {meta['when']} on {meta['cpus']} cores by `make bench` (bench/run.py), "
+        f"{meta['duration']} s per case. req/s and latency are the load generator's; c is "
+        f"the number of concurrent connections (wrk), concurrent calls (ghz) or clients "
+        f"(pgbench). Errors are non-2xx answers, socket errors or non-OK gRPC statuses. "
+        f"*mixed 60/25/15* is a store's day: 60 % `GET /products/{{id}}`, 25 % "
+        f"`GET /products`, 15 % orders (a place, then its cancel on a later request).",
         "",
         "## The store through NGINX (wrk), with its ratio to each ceiling",
         "",
@@ -157,11 +161,32 @@ def write_report(out_dir, rows, floor, go_bench, logbench, memory, meta, cost=No
             "per process; PSS divides them among the sharers."
         )
     lines.append("")
-    lines.append("![req/s and p99 per case](results.png)")
+    lines.append("![req/s of the store's cases and of the ceilings beneath it](results.png)")
     (out_dir / "results.md").write_text("\n".join(lines) + "\n")
+    write_json(out_dir / "results.json", rows, floor, go_bench, logbench, memory, meta, cost)
     # The floor alone (--skip of everything else) has no row to chart.
     if rows:
         draw_chart(out_dir / "results.png", rows)
+
+
+def write_json(path, rows, floor, go_bench, logbench, memory, meta, cost):
+    """Every figure of the run, for tools that present it (the report's benchmark table)."""
+    document = {
+        "meta": meta,
+        "rows": rows,
+        "floor": floor,
+        "go_bench": [
+            {"rpc": rpc, "mode": mode, "ops_per_s": v[0], "p50_ms": v[1], "p99_ms": v[2]}
+            for (rpc, mode), v in (go_bench or {}).items()
+        ],
+        "logbench": logbench,
+        "memory": {
+            name: {"rss_mib": rss / 1024, "pss_mib": pss / 1024, "processes": n}
+            for name, (rss, pss, n) in (memory or {}).items()
+        },
+        "metrics_cost": cost,
+    }
+    path.write_text(json.dumps(document, indent=1, default=str) + "\n")
 
 
 def floor_section(floor):
@@ -204,17 +229,37 @@ def floor_section(floor):
     return lines
 
 
-_CHART_PREFIX = {
-    "api": "",
-    "http": "ceiling: ",
-    "grpc": "gRPC: ",
-    "sql": "SQL: ",
-    "cpc": "gRPC per-call: ",
+# The chart's two panels: what a customer gets through NGINX, and what each layer beneath
+# can do on its own. They differ by two orders of magnitude, so they get separate axes.
+_CEILING_NAMES = {
+    ("http", "static NGINX"): "NGINX alone (static answer)",
+    ("grpc", "GetProduct"): "DB service, gRPC GetProduct",
+    ("grpc", "ListProducts"): "DB service, gRPC ListProducts",
+    ("cpc", "GetProduct"): "DB service connecting per call, GetProduct",
+    ("sql", "GetProduct"): "PostgreSQL, GetProduct's SELECT",
+    ("sql", "ListProducts"): "PostgreSQL, ListProducts' SELECT",
+    ("sql", "CreateOrder (rolled back)"): "PostgreSQL, CreateOrder's transaction",
 }
 
 
-def chart_label(r):
-    return _CHART_PREFIX[r["group"]] + r["case"]
+def _panel(axis, rows, names, levels, log):
+    width = 0.8 / len(levels)
+    for i, c in enumerate(levels):
+        ys, values = [], []
+        for j, key in enumerate(names):
+            r = rows.get((*key, c))
+            if r:
+                ys.append(j + (i - (len(levels) - 1) / 2) * width)
+                values.append(r["rps"])
+        bars = axis.barh(ys, values, width, label=f"c = {c}")
+        axis.bar_label(bars, labels=[f"{v:,.0f}" for v in values], padding=2, fontsize=8)
+    axis.set_yticks(range(len(names)))
+    axis.set_yticklabels(list(names.values()), fontsize=10)
+    axis.invert_yaxis()
+    if log:
+        axis.set_xscale("log")
+    axis.grid(axis="x", alpha=0.3)
+    axis.legend(fontsize=9, loc="lower right")
 
 
 def draw_chart(path, rows):
@@ -223,34 +268,21 @@ def draw_chart(path, rows):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    series = []
-    for r in rows:
-        label = chart_label(r)
-        if label not in series:
-            series.append(label)
+    by = {(r["group"], r["case"], r["c"]): r for r in rows}
     levels = sorted({r["c"] for r in rows})
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(13, 9), sharex=True)
-    width = 0.8 / len(levels)
-    for i, c in enumerate(levels):
-        xs, rps, p99 = [], [], []
-        for j, label in enumerate(series):
-            for r in rows:
-                if chart_label(r) == label and r["c"] == c:
-                    xs.append(j + (i - (len(levels) - 1) / 2) * width)
-                    rps.append(r["rps"])
-                    p99.append(r["p99"])
-        top.bar(xs, rps, width, label=f"c={c}")
-        bottom.bar(xs, p99, width, label=f"c={c}")
-    top.set_yscale("log")
-    top.set_ylabel("requests/s (log)")
-    top.set_title("SUSTech Merch Store: the store through NGINX, and the ceilings of its layers")
-    bottom.set_yscale("log")
-    bottom.set_ylabel("p99 latency, ms (log)")
-    bottom.set_xticks(range(len(series)))
-    bottom.set_xticklabels(series, rotation=30, ha="right", fontsize=8)
-    top.legend()
-    top.grid(axis="y", alpha=0.3)
-    bottom.grid(axis="y", alpha=0.3)
+    store = {("api", r["case"]): r["case"] for r in rows if r["group"] == "api"}
+    ceilings = {k: v for k, v in _CEILING_NAMES.items() if any((*k, c) in by for c in levels)}
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(11, 10), height_ratios=[max(len(store), 1), max(len(ceilings), 1)]
+    )
+    _panel(top, by, store, levels, log=False)
+    top.set_title("(a) The store through NGINX (wrk): requests/s", fontsize=12, loc="left")
+    _panel(bottom, by, ceilings, levels, log=True)
+    bottom.set_title(
+        "(b) The layers beneath, each alone: requests/s, log scale", fontsize=12, loc="left"
+    )
+    top.margins(x=0.12)
+    bottom.margins(x=0.15)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=120)
     plt.close(fig)

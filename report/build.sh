@@ -3,8 +3,12 @@
 # every piece of output made fresh from the code and the RUNNING store:
 #   Debian: pandoc (Markdown -> HTML), chromium (screenshot, HTML -> PDF), graphviz (the
 #           architecture diagram), poppler-utils (page count and page previews);
+#   Maven Central: PlantUML (the sequence diagrams), run with the stack's Java;
 #   .venv:  report/requirements.txt.
-# Needs the store up (`make up`). Intermediate files go to report/build/ (git-ignored).
+# Needs the store up (`make up`) and a `make bench` run (report/bench/results.json).
+# Intermediate files go to report/build/ (git-ignored). Besides report/report.pdf it
+# writes report/build-info.json: the commit, whether the tree was clean, and hashes of the
+# code and of the PDF, which tests/test_report.py compares with the checkout.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +33,17 @@ install_tools() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# PlantUML from Maven Central into .state/tools, once.
+PLANTUML_VERSION=1.2025.10
+PLANTUML_JAR=$ROOT/.state/tools/plantuml-$PLANTUML_VERSION.jar
+install_plantuml() {
+  [[ -f $PLANTUML_JAR ]] && return 0
+  command -v mvn >/dev/null && command -v java >/dev/null || die "no mvn or java: run \`make up\` first"
+  say "fetching PlantUML $PLANTUML_VERSION from Maven Central"
+  mvn -q -B dependency:copy -Dartifact="net.sourceforge.plantuml:plantuml:$PLANTUML_VERSION" \
+    -DoutputDirectory="$ROOT/.state/tools" >/dev/null
+}
+
 install_python() {
   [[ -x $VENV/bin/python ]] || die "no .venv: run \`make up\` first"
   local stamp
@@ -47,7 +62,9 @@ chromium_headless() {
 }
 
 install_tools
+install_plantuml
 install_python
+[[ -f $REPORT/bench/results.json ]] || die "no report/bench/results.json: run \`make bench\` first (about 6 minutes)"
 # shellcheck disable=SC1091
 set -a && source "$ROOT/.env" && set +a
 BASE=http://127.0.0.1:${NGINX_PORT:-8080}
@@ -55,8 +72,9 @@ curl -sf "$BASE/readyz" >/dev/null || die "the store does not answer at $BASE/re
 
 rm -rf "$BUILD/evidence" && mkdir -p "$BUILD/evidence"
 
-say "architecture diagram (graphviz)"
+say "architecture diagram (graphviz) and sequence diagrams (PlantUML)"
 dot -Tsvg "$REPORT/figures/architecture.dot" -o "$BUILD/architecture.svg"
+java -Djava.awt.headless=true -jar "$PLANTUML_JAR" -tsvg -o "$BUILD" "$REPORT"/figures/*.puml
 
 say "Swagger UI screenshot (headless chromium)"
 chromium_headless --window-size=1200,1260 --virtual-time-budget=8000 \
@@ -104,11 +122,22 @@ say "type table (tests/test_type_table.py) and byte-by-byte encoding (report/wir
 (cd "$ROOT" && "$VENV/bin/pytest" -q -p no:cacheprovider tests/test_type_table.py tests/test_wire_encoding.py) \
   | tail -n 1 >"$BUILD/evidence/pytest.txt"
 
+say "docker compose config: what Compose resolves from docker-compose.yml, and its tests"
+"$VENV/bin/python" "$REPORT/tools/compose_evidence.py" >"$BUILD/evidence/compose.md"
+(cd "$ROOT" && "$VENV/bin/pytest" -q -p no:cacheprovider -o addopts= -rA tests/test_compose.py) \
+  | sed -n 's/^PASSED tests\/test_compose.py::\(test_[a-z0-9_]*\).*/\1/p' | tr '_' ' ' | sed 's/^test //' \
+  >"$BUILD/evidence/compose-tests.txt"
+[[ -s $BUILD/evidence/compose-tests.txt ]] || die "tests/test_compose.py passed no test"
+
+say "the benchmark's table and quoted figures (report/bench/results.json)"
+"$VENV/bin/python" "$REPORT/tools/bench_section.py" "$REPORT/bench/results.json" "$BUILD/bench"
+cp "$REPORT/bench/results.png" "$BUILD/bench.png"
+
 say "the two tests on edited copies must fail (report/tools/mutants.py, about a minute)"
 "$VENV/bin/python" "$REPORT/tools/mutants.py" >"$BUILD/evidence/mutants.md"
 
 say "the numbers quoted in the text"
-echo "Built $(date -u '+%Y-%m-%d %H:%M UTC') from commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)') on $(nproc) cores, $(. /etc/os-release && echo "$PRETTY_NAME"), $(go version | cut -d' ' -f3), Python $("$VENV/bin/python" -c 'import platform; print(platform.python_version())')." \
+echo "Built $(date -u '+%Y-%m-%d %H:%M UTC') from commit $(git -C "$ROOT" rev-parse --short HEAD)$([[ -z $(git -C "$ROOT" status --porcelain -- . ':!report/report.pdf' ':!report/build-info.json') ]] || echo ' (with uncommitted changes)') on $(nproc) cores, $(. /etc/os-release && echo "$PRETTY_NAME"), $(go version | cut -d' ' -f3), Python $("$VENV/bin/python" -c 'import platform; print(platform.python_version())')." \
   >"$BUILD/evidence/meta.txt"
 
 say "Markdown -> HTML (pandoc) -> PDF (chromium)"
@@ -119,6 +148,7 @@ pandoc "$BUILD/report.md" --from markdown --to html5 --standalone --toc --toc-de
 chromium_headless --no-pdf-header-footer --print-to-pdf="$BUILD/report.pdf" \
   "file://$BUILD/report.html" >/dev/null
 cp "$BUILD/report.pdf" "$REPORT/report.pdf"
+"$VENV/bin/python" "$ROOT/tests/test_report.py" --record "$REPORT/build-info.json"
 
 # Page previews for a look before committing: report/build/pages/page-N.png.
 rm -rf "$BUILD/pages" && mkdir -p "$BUILD/pages"

@@ -6,10 +6,12 @@ A line that is exactly one of these is replaced; everything else is copied:
     @include FILE          the file, as Markdown
     @code FILE [CLASS]     the file in a fenced code block (CLASS "wide": small, no wrap)
     @monitor FILE          log_monitor.py output with its columns narrowed to fit A4
-    @bench                 report/bench/results.md (headings moved down two levels), or
-                           a line saying that `make bench` produces it
 
     ...{{FILE}}...         inside any line: the file's text, stripped
+    ...{#fig:NAME}...      a figure's (or with tab:, a table's) caption starts here: it
+                           becomes "Figure N." (or "Table N."), numbered in order
+    ...@fig:NAME...        a reference to it: "Figure N" (or "Table N"); a reference to
+                           a label that no caption defines stops the build
 
 FILE is relative to the build folder.  Usage: assemble.py SOURCE.md BUILD_DIR OUT.md
 """
@@ -17,8 +19,6 @@ FILE is relative to the build folder.  Usage: assemble.py SOURCE.md BUILD_DIR OU
 import pathlib
 import re
 import sys
-
-REPORT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def code(path: pathlib.Path, cls: str = "") -> str:
@@ -59,17 +59,27 @@ def code_text(text: str, cls: str) -> str:
     return f'<div class="{cls}">\n\n```\n{text}\n```\n\n</div>'
 
 
-def bench() -> str:
-    results = REPORT / "bench/results.md"
-    if not results.exists():
-        return (
-            "*No benchmark results yet: `make bench` load-tests the running store and writes "
-            "`report/bench/results.md` and `results.png`, which the next `make report` puts here.*"
-        )
-    text = results.read_text()
-    text = re.sub(r"^(#+) ", lambda m: "#" * min(len(m.group(1)) + 2, 6) + " ", text, flags=re.M)
-    text = text.replace("](results.png)", "](../bench/results.png)")
-    return '<div class="small">\n\n' + text + "\n\n</div>"
+LABEL = re.compile(r"\{#(fig|tab):([\w-]+)\}")
+REFERENCE = re.compile(r"@(fig|tab):([\w-]+)")
+KINDS = {"fig": "Figure", "tab": "Table"}
+
+
+def number_captions(text: str) -> str:
+    """Figures and tables numbered in the order their captions come, each kind apart."""
+    numbers: dict[tuple[str, str], int] = {}
+    for kind, name in LABEL.findall(text):
+        if (kind, name) in numbers:
+            sys.exit(f"assemble: {kind}:{name} is defined twice")
+        numbers[(kind, name)] = 1 + sum(1 for k, _ in numbers if k == kind)
+
+    def reference(m: re.Match) -> str:
+        key = (m.group(1), m.group(2))
+        if key not in numbers:
+            sys.exit(f"assemble: @{key[0]}:{key[1]} refers to no caption")
+        return f"{KINDS[key[0]]} {numbers[key]}"
+
+    text = LABEL.sub(lambda m: f"{KINDS[m.group(1)]} {numbers[(m.group(1), m.group(2))]}.", text)
+    return REFERENCE.sub(reference, text)
 
 
 def main(source: str, build: str, out: str) -> None:
@@ -86,8 +96,6 @@ def main(source: str, build: str, out: str) -> None:
             block = code(build_dir / words[1], words[2] if len(words) > 2 else "")
         elif words[:1] == ["@monitor"]:
             block = monitor(build_dir / words[1])
-        elif words == ["@bench"]:
-            block = bench()
         if block is not None:
             result.append("\n".join(indent + x if x else x for x in block.splitlines()))
         else:
@@ -97,7 +105,7 @@ def main(source: str, build: str, out: str) -> None:
                     r"\{\{([^}]+)\}\}", lambda m: (build_dir / m.group(1)).read_text().strip(), line
                 )
             )
-    pathlib.Path(out).write_text("\n".join(result) + "\n")
+    pathlib.Path(out).write_text(number_captions("\n".join(result) + "\n"))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 # the Kafka topic for exactly those requests. Run by report/build.sh through
 # `deploy/local/stack run` (so .env is exported); writes into the folder $1:
 #   curl.txt       the requests and the answers (status line, our headers, body)
+#   throttle.txt   six wrong passwords for one username: five 401s, then a 429
 #   balance.txt    which API replica answered six requests in a row
 #   monitor.txt    scripts/log_monitor.py's lines for this session's request ids
 #   record.txt     one raw record from the topic (key | JSON value)
@@ -19,9 +20,10 @@ mkdir -p "$OUT"
 STEP=0
 TOKEN=
 
-# show TITLE METHOD PATH [JSON]: the command as a reader would type it, then the answer.
+# show TITLE METHOD PATH [JSON [HEADER]]: the command as a reader would type it, then
+# the answer.
 show() {
-  local title=$1 method=$2 path=$3 data=${4:-}
+  local title=$1 method=$2 path=$3 data=${4:-} header=${5:-}
   STEP=$((STEP + 1))
   local rid
   rid=$(printf '%s-%02d' "$RUN" "$STEP")
@@ -30,6 +32,10 @@ show() {
   if [[ -n $TOKEN ]]; then
     args+=(-H "Authorization: Bearer $TOKEN")
     shown+=' -H "Authorization: Bearer $TOKEN"'
+  fi
+  if [[ -n $header ]]; then
+    args+=(-H "$header")
+    shown+=" -H '$header'"
   fi
   if [[ -n $data ]]; then
     # --json: the body, with Content-Type and Accept application/json.
@@ -41,7 +47,7 @@ show() {
     printf '# %d. %s\n$ %s\n' "$STEP" "$title" "$shown"
     # The status line, the headers the contract promises, and the body.
     tr -d '\r' <"$OUT/headers" | awk 'NR == 1 ||
-      tolower($0) ~ /^(content-type|location|www-authenticate|x-request-id|x-served-by):/'
+      tolower($0) ~ /^(content-type|location|www-authenticate|retry-after|idempotent-replayed|x-request-id|x-served-by):/'
     sed -e '$a\' "$OUT/body" # a body without a final newline gets one
     printf '\n'
   } >>"$OUT/curl.txt"
@@ -57,30 +63,55 @@ MONITOR=$!
 sleep 3
 
 user="report_$RUN"
+password="correct horse $RUN"
 show "Greeting" GET /
+show "The catalog (anonymous)" GET /products
 show "One product (anonymous)" GET /products/1
-show "Register" POST /users "{\"sid\": \"R${RUN: -9}\", \"username\": \"$user\", \"email\": \"$user@example.com\", \"password\": \"correct horse\"}"
+show "Register" POST /users "{\"sid\": \"R${RUN: -9}\", \"username\": \"$user\", \"email\": \"$user@example.com\", \"password\": \"$password\"}"
 user_id=$(body .id)
 show "Log in with a wrong password" POST /auth/login "{\"username\": \"$user\", \"password\": \"wrong password\"}"
-show "Log in" POST /auth/login "{\"username\": \"$user\", \"password\": \"correct horse\"}"
+show "Log in" POST /auth/login "{\"username\": \"$user\", \"password\": \"$password\"}"
 token=$(body .access_token)
 show "My account without a token" GET /users/me
 TOKEN=$token
 show "My account with the token" GET /users/me
 show "Someone else's account" GET /users/1
 show "Order 4 notebooks (more than 3)" POST /orders '{"product_id": 3, "quantity": 4}'
-show "Order 3 notebooks" POST /orders '{"product_id": 3, "quantity": 3}'
+key="order-$RUN"
+show "Order 3 notebooks, with an Idempotency-Key" POST /orders '{"product_id": 3, "quantity": 3}' "Idempotency-Key: $key"
 order_id=$(body .id)
+show "The same request again (a client's retry)" POST /orders '{"product_id": 3, "quantity": 3}' "Idempotency-Key: $key"
+show "My orders" GET /orders
 show "The order" GET "/orders/$order_id"
 show "Cancel it" DELETE "/orders/$order_id"
 show "Cancel it again" DELETE "/orders/$order_id"
-show "Change the password" PATCH "/users/$user_id" '{"password": "new correct horse", "current_password": "correct horse"}'
+show "Change the password" PATCH "/users/$user_id" "{\"password\": \"new $password\", \"current_password\": \"$password\"}"
 show "The old token after the password change" GET /users/me
 TOKEN=
+show "Log in with the new password" POST /auth/login "{\"username\": \"$user\", \"password\": \"new $password\"}"
+TOKEN=$(body .access_token)
+show "Close the account" DELETE "/users/$user_id" "{\"current_password\": \"new $password\"}"
+show "The token after closing the account" GET /orders
+TOKEN=
+show "Log in to the closed account" POST /auth/login "{\"username\": \"$user\", \"password\": \"new $password\"}"
 # What is in the token: header and claims are base64url JSON (the signature is not).
 claims=$(cut -d. -f2 <<<"$token" | tr '_-' '/+')
 while ((${#claims} % 4)); do claims+='='; done
 printf '%s' "$claims" | base64 -d | jq -c . >"$OUT/claims.txt"
+
+# Login throttling: six wrong passwords in a row for one (unknown) username from this
+# address. The request ids are not "$RUN-..", so the monitor's check below skips them.
+victim="nobody_$RUN"
+for attempt in 1 2 3 4 5 6; do
+  curl -s -o "$OUT/body" -D "$OUT/headers" -X POST "$BASE/auth/login" -H "X-Request-ID: ${RUN}t-$attempt" \
+    --json "{\"username\": \"$victim\", \"password\": \"guess number $attempt\"}"
+  printf 'attempt %d: %s%s\n' "$attempt" "$(head -n 1 "$OUT/headers" | tr -d '\r')" \
+    "$(tr -d '\r' <"$OUT/headers" | awk 'tolower($0) ~ /^retry-after:/ {printf ", %s", $0}')"
+done >"$OUT/throttle.txt"
+{
+  printf '\nThe body of the last answer:\n'
+  jq . "$OUT/body"
+} >>"$OUT/throttle.txt"
 
 # Load balancing: NGINX's round robin over the two replicas.
 : >"$OUT/balance.txt"
@@ -96,7 +127,7 @@ wait "$MONITOR" || true
 rm -f "$OUT/monitor-all.txt" "$OUT/headers" "$OUT/body"
 
 # One raw record as Kafka holds it: the login's, read back by its request id.
-"$PY" - "$RUN-05" >"$OUT/record.txt" <<'PY'
+"$PY" - "$RUN-06" >"$OUT/record.txt" <<'PY'
 import json, os, sys
 from confluent_kafka import Consumer, TopicPartition
 
@@ -124,8 +155,11 @@ PY
 
 # The session is evidence only if it went as the contract says and every request reached
 # Kafka; a store disturbed meanwhile (a restart, a drill) fails the capture instead.
-want="200 200 201 401 200 401 200 403 400 201 200 200 409 200 401"
+want="200 200 200 201 401 200 401 200 403 400 201 201 200 200 200 409 200 401 200 204 401 401"
 got=$(awk '/^HTTP\// {print $2}' "$OUT/curl.txt" | xargs)
+throttled=$(awk '/^attempt/ {print $4}' "$OUT/throttle.txt" | xargs)
+[[ $throttled == "401 401 401 401 401 429" ]] || { echo "capture: the six wrong passwords got: $throttled" >&2; exit 1; }
+grep -qi "^idempotent-replayed: true" "$OUT/curl.txt" || { echo "capture: the retried order was not a replay" >&2; exit 1; }
 [[ $got == "$want" ]] || { echo "capture: statuses were: $got; expected: $want" >&2; exit 1; }
 api_records=$(grep -c -- " api/.*$RUN-" "$OUT/monitor.txt" || true)
 ((api_records == STEP)) || { echo "capture: $api_records of $STEP requests in the monitor's output" >&2; exit 1; }

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""The report's benchmark table, and the figures its conclusion quotes, from the last
+`make bench` (report/bench/results.json).
+
+    bench_section.py RESULTS_JSON OUT_DIR
+
+writes OUT_DIR/table.md (one table: the store's cases, then the ceilings beneath them)
+and one small file per figure the text quotes (OUT_DIR/<name>.txt), which report.md
+reads as {{bench/<name>.txt}}. The full record of the run, with every table, stays in
+report/bench/results.md.
+"""
+
+import json
+import pathlib
+import sys
+
+LEVELS = (1, 8, 32)
+TOP = LEVELS[-1]
+
+# (group, case) of the rows, in the table's order, with the name the table gives them.
+STORE = {
+    ("api", "GET /products"): "`GET /products`",
+    ("api", "GET /products/{id}"): "`GET /products/{id}`",
+    ("api", "place + cancel order"): "place + cancel an order",
+    ("api", "mixed 60/25/15"): "mixed 60/25/15",
+    ("api", "login, right password"): "log in, right password",
+    ("api", "login, throttled username (429)"): "log in, throttled username (429)",
+}
+CEILINGS = {
+    ("http", "static NGINX"): "NGINX alone, a static answer",
+    ("grpc", "GetProduct"): "DB service, `GetProduct` (ghz)",
+    ("grpc", "ListProducts"): "DB service, `ListProducts` (ghz)",
+    ("cpc", "GetProduct"): "DB service connecting per call, `GetProduct`",
+    ("sql", "GetProduct"): "PostgreSQL, `GetProduct`'s SELECT (pgbench)",
+    ("sql", "ListProducts"): "PostgreSQL, `ListProducts`' SELECT (pgbench)",
+    ("sql", "CreateOrder (rolled back)"): "PostgreSQL, `CreateOrder`'s transaction (pgbench)",
+}
+# The ceiling each store case is compared with: the layer right beneath its work.
+BENEATH = {
+    ("api", "GET /products"): ("grpc", "ListProducts"),
+    ("api", "GET /products/{id}"): ("grpc", "GetProduct"),
+    ("api", "place + cancel order"): ("sql", "CreateOrder (rolled back)"),
+}
+
+
+def number(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def main(results_json: str, out: str) -> None:
+    results = json.loads(pathlib.Path(results_json).read_text())
+    out_dir = pathlib.Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = {(r["group"], r["case"], r["c"]): r for r in results["rows"]}
+
+    def rps(key, c=TOP):
+        return rows[(*key, c)]["rps"]
+
+    table = [
+        f"| what | case | req/s, c = {LEVELS[0]} | c = {LEVELS[1]} | c = {LEVELS[2]} "
+        f"| p99 ms, c = {TOP} | share of the layer beneath, c = {TOP} |",
+        "| --- | --- | --: | --: | --: | --: | --- |",
+    ]
+    for part, names in (("store", STORE), ("layer alone", CEILINGS)):
+        for key, name in names.items():
+            cells = [number(rows[(*key, c)]["rps"]) if (*key, c) in rows else "-" for c in LEVELS]
+            top = rows.get((*key, TOP))
+            beneath = BENEATH.get(key)
+            share = (
+                f"{100 * top['rps'] / rps(beneath):.0f} % of {CEILINGS[beneath]}"
+                if beneath and top
+                else "-"
+            )
+            table.append(
+                f"| {part} | {name} | {' | '.join(cells)} | {top['p99']:,.1f} | {share} |"
+                if top
+                else f"| {part} | {name} | {' | '.join(cells)} | - | - |"
+            )
+    (out_dir / "table.md").write_text("\n".join(table) + "\n")
+
+    floor = results["floor"]
+    floor_c = max(floor["levels"], key=int)
+    at_floor = floor["levels"][floor_c]
+    product = ("api", "GET /products/{id}")
+    quoted = {
+        "when": results["meta"]["when"],
+        "duration": results["meta"]["duration"],
+        "product_rps": number(rps(product)),
+        "product_of_grpc": f"{100 * rps(product) / rps(('grpc', 'GetProduct')):.0f}",
+        "grpc_product_rps": number(rps(("grpc", "GetProduct"))),
+        "product_of_sql": f"{100 * rps(product) / rps(('sql', 'GetProduct')):.0f}",
+        "sql_product_rps": number(rps(("sql", "GetProduct"))),
+        "static_rps": number(rps(("http", "static NGINX"))),
+        "floor_c": floor_c,
+        "floor_ratio": f"{100 * at_floor['ratio']:.0f}",
+        "floor_replica_rps": number(at_floor["replica_rps"]),
+        "floor_rps": number(at_floor["floor_rps"]),
+        "orders_rps": number(rps(("api", "place + cancel order"))),
+        "create_order_sql_rps": number(rps(("sql", "CreateOrder (rolled back)"))),
+        "login_rps": number(rps(("api", "login, right password"))),
+        "throttled_rps": number(rps(("api", "login, throttled username (429)"))),
+        "pool_over_per_call": f"{rps(('grpc', 'GetProduct')) / rps(('cpc', 'GetProduct')):.0f}",
+    }
+    for name, value in quoted.items():
+        (out_dir / f"{name}.txt").write_text(f"{value}\n")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
