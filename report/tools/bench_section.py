@@ -101,6 +101,10 @@ def main(results_json: str, out: str) -> None:
         "throttled_rps": number(rps(("api", "login, throttled username (429)"))),
         "pool_over_per_call": f"{rps(('grpc', 'GetProduct')) / rps(('cpc', 'GetProduct')):.0f}",
     }
+    # What the metrics leave of each server's throughput (bench/metrics_cost.py).
+    for kind, name in (("api", "metrics_api_left"), ("grpc", "metrics_dbsvc_left")):
+        for level in results["metrics_cost"][kind].values():
+            quoted[name] = f"{100 * level['left']:.1f}"
     for name, value in quoted.items():
         (out_dir / f"{name}.txt").write_text(f"{value}\n")
 
