@@ -5,7 +5,7 @@ STACK := deploy/local/stack
 VENV := .venv
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
-GO_MODULES := gen/go dbsvc-go logsvc-go report/wire/gowire
+GO_MODULES := gen/go serving dbsvc-go logsvc-go report/wire/gowire
 
 .PHONY: help up down status restart logs test unit lint go-test py-test smoke quick-drills generate tools bench drills report
 
@@ -56,7 +56,7 @@ $(VENV)/bin/python:
 unit: $(VENV)/bin/python ## fast unit tests, no store needed: the API's pure parts (pytest), the Go packages' (go test -short)
 	@echo "==> unit tests"
 	@$(VENV)/bin/pytest -q api-python/tests/unit
-	@for m in dbsvc-go logsvc-go; do (cd $$m && echo "go test -short $$m" && go test -short -count=1 ./...) || exit 1; done
+	@for m in serving dbsvc-go logsvc-go; do (cd $$m && echo "go test -short $$m" && go test -short -count=1 ./...) || exit 1; done
 
 # OpenAPI Generator, the course's SDK generator, for tests/test_sdk.py: one jar from
 # Maven Central (Java 17 runs it), fetched by Maven like the Kafka jars.
@@ -106,8 +106,9 @@ lint: tools ## ruff, gofmt, go vet, buf lint, promtool (Prometheus's configurati
 	promtool test rules deploy/prometheus/rules_test.yml
 	$(VENV)/bin/pytest -q -p no:cacheprovider tests/test_k8s.py tests/test_capacity.py
 
-go-test: ## go test for both Go services against the running PostgreSQL and Kafka (the unit tests again with them)
+go-test: ## go test for the Go services against the running PostgreSQL and Kafka (the unit tests again with them) and for serving/, their shared module
 	@echo "==> go test"
+	@$(STACK) run bash -c 'cd serving && go test -count=1 ./...'
 	@$(STACK) run bash -c 'cd dbsvc-go && go test -count=1 ./...'
 	@$(STACK) run bash -c 'cd logsvc-go && go test -count=1 ./...'
 

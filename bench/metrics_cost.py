@@ -15,7 +15,7 @@ the other loads move less. All three still swing by ten or twenty percent from r
 round here, far more than the metrics cost, so the verdict comes from a fourth figure
 that the machine's noise cannot reach: the CPU the instrumentation itself adds to a
 request, measured in isolation (bench/metrics_overhead.py: the API's middleware around a
-WSGI app that does nothing, 100,000 times; dbsvc-go's BenchmarkUnaryInterceptor: the
+WSGI app that does nothing, 100,000 times; serving's BenchmarkUnaryInterceptor: the
 grpc-ecosystem interceptor around a handler that does nothing), set against the CPU a
 whole request takes without metrics. Where the cores limit a server, its throughput is
 inversely proportional to its CPU per request, so the share the metrics leave is
@@ -232,9 +232,9 @@ def added_cpu_ms(kind):
             "^BenchmarkUnaryInterceptor$",
             "-count",
             "5",
-            "./internal/metrics/",
+            ".",
         ],
-        cwd=ROOT / "dbsvc-go",
+        cwd=ROOT / "serving",
         capture_output=True,
         text=True,
         check=True,
@@ -286,7 +286,7 @@ def section(cost):
         f"this shared machine all of these swing by ten or twenty percent from round to "
         f"round, far more than the metrics cost. *Added by the metrics* is measured where "
         f"no other load reaches it: the API's middleware (`bench/metrics_overhead.py`) and "
-        f"the gRPC interceptor (dbsvc-go's `BenchmarkUnaryInterceptor`) around a handler "
+        f"the gRPC interceptor (serving's `BenchmarkUnaryInterceptor`) around a handler "
         f"that does nothing. Where the cores limit a server its throughput is inversely "
         f"proportional to its CPU per request, so the **throughput left** is CPU without / "
         f"(CPU without + added): the budget is at least {100 * (1 - BUDGET):.0f} %.",

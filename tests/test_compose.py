@@ -359,6 +359,37 @@ def test_dockerignore_keeps_secrets_and_local_state_out():
     assert "**/.env" in patterns
 
 
+def test_go_images_copy_every_module_their_go_mod_replaces(services):
+    """The Go services build against repository folders (gen/go, serving) through
+    `replace` directives; an image that does not COPY one, or a .dockerignore that
+    keeps one out, builds locally and fails only in `docker build`. The same list
+    feeds `make lint` (GO_MODULES) and `make unit`."""
+    dockerignore = (ROOT / ".dockerignore").read_text().splitlines()
+    makefile = (ROOT / "Makefile").read_text()
+    go_modules = re.search(r"^GO_MODULES := (.*)$", makefile, re.MULTILINE).group(1).split()
+    unit = re.search(r"^\t@for m in (.*?); do \(cd \$\$m && echo \"go test -short", makefile, re.M)
+    go_services = {"dbsvc": "dbsvc-go", "logsvc": "logsvc-go"}
+    replaced_by_any = set()
+    for name, folder in go_services.items():
+        module_dir = ROOT / folder
+        replaced = {
+            (module_dir / target).resolve().relative_to(ROOT).as_posix()
+            for target in re.findall(
+                r"^replace \S+ => (\.\./\S+)$", (module_dir / "go.mod").read_text(), re.M
+            )
+        }
+        assert {"gen/go", "serving"} <= replaced, f"{folder}/go.mod replaces {replaced}"
+        replaced_by_any |= replaced
+        lines = dockerfile_lines(services, name)
+        for module in replaced:
+            assert f"COPY {module}/ /src/{module}/" in lines, f"{folder}/Dockerfile: {module}"
+        assert f"WORKDIR /src/{folder}" in lines
+    for module in replaced_by_any | set(go_services.values()):
+        assert f"!{module}/" in dockerignore, f".dockerignore keeps {module}/ out"
+        assert module in go_modules, f"GO_MODULES (make lint) lacks {module}"
+    assert unit and {"serving", *go_services.values()} <= set(unit.group(1).split())
+
+
 def test_db_migrate_runs_the_migrations_of_db_init_with_goose_as_the_owner(services):
     lines = dockerfile_lines(services, "db-migrate")
     text = "\n".join(lines)

@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/sustech-merch/store/dbsvc/internal/config"
@@ -17,24 +14,18 @@ import (
 	"github.com/sustech-merch/store/dbsvc/internal/metrics"
 	"github.com/sustech-merch/store/dbsvc/internal/server"
 	"github.com/sustech-merch/store/dbsvc/internal/store"
+	"github.com/sustech-merch/store/serving"
 )
 
-func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("service", "dbsvc")
-	if err := run(logger); err != nil {
-		logger.Error("dbsvc stopped", "error", err)
-		os.Exit(1)
-	}
-}
+func main() { serving.Main("dbsvc", run) }
 
-func run(logger *slog.Logger) error {
+// run returns when ctx ends (SIGTERM) and every call has finished or been cancelled.
+func run(ctx context.Context, logger *slog.Logger) error {
 	cfg, err := config.FromEnv()
 	if err != nil {
 		return err
 	}
 	logger = logger.With("instance", cfg.Instance)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
 
 	poolConfig, err := cfg.PoolConfig()
 	if err != nil {
@@ -70,25 +61,12 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listening on DBSVC_LISTEN_ADDR=%s: %w", cfg.ListenAddr, err)
 	}
-	var m *metrics.Metrics
-	if cfg.MetricsListenAddr != "" {
-		metricsLis, err := net.Listen("tcp", cfg.MetricsListenAddr)
-		if err != nil {
-			return fmt.Errorf("listening on DBSVC_METRICS_LISTEN_ADDR=%s: %w", cfg.MetricsListenAddr, err)
-		}
-		m = metrics.New()
-		m.Registry.MustRegister(metrics.PoolStats(st.PoolStat, st.PoolWaiting), metrics.ShipperStats(shipper))
-		metricsCtx, stopMetrics := context.WithCancel(ctx)
-		metricsDone := make(chan error, 1)
-		go func() { metricsDone <- metrics.Serve(metricsCtx, metricsLis, m.Registry, logger) }()
-		defer func() {
-			stopMetrics()
-			if err := <-metricsDone; err != nil {
-				logger.Error("metrics endpoint stopped", "error", err)
-			}
-		}()
-		logger.Info("serving metrics", "addr", metricsLis.Addr().String())
+	m, stopMetrics, err := serving.StartMetrics(ctx, "DBSVC_METRICS_LISTEN_ADDR", cfg.MetricsListenAddr, logger,
+		metrics.PoolStats(st.PoolStat, st.PoolWaiting), metrics.ShipperStats(shipper))
+	if err != nil {
+		return err
 	}
+	defer stopMetrics()
 	logger.Info("using postgresql", "host", cfg.PostgresHost, "port", cfg.PostgresPort, "database", cfg.PostgresDB,
 		"connect_per_call", cfg.ConnectPerCall, "pool_max_conns", cfg.PoolMaxConns, "logsvc", cfg.LogsvcAddr)
 	runErr := server.Run(ctx, lis, st, shipper, server.Options{

@@ -21,11 +21,11 @@ import (
 
 	"github.com/sustech-merch/store/dbsvc/internal/config"
 	"github.com/sustech-merch/store/dbsvc/internal/logship"
-	"github.com/sustech-merch/store/dbsvc/internal/metrics"
 	"github.com/sustech-merch/store/dbsvc/internal/pgtest"
 	"github.com/sustech-merch/store/dbsvc/internal/server"
 	"github.com/sustech-merch/store/dbsvc/internal/store"
 	dbv1 "github.com/sustech-merch/store/gen/go/merchstore/db/v1"
+	"github.com/sustech-merch/store/serving"
 )
 
 // This run's own database on the real PostgreSQL.
@@ -52,7 +52,7 @@ type serviceOptions struct {
 	throttle   store.Throttle
 	// The log shipper's; default: short linger and backoff.
 	shipper *logship.Options
-	metrics *metrics.Metrics // nil: no metrics, as without DBSVC_METRICS_LISTEN_ADDR
+	metrics *serving.Metrics // nil: no metrics, as without DBSVC_METRICS_LISTEN_ADDR
 }
 
 // startService runs the real server on a loopback TCP port and dials it.

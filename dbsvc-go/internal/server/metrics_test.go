@@ -11,13 +11,14 @@ import (
 
 	"github.com/sustech-merch/store/dbsvc/internal/metrics"
 	dbv1 "github.com/sustech-merch/store/gen/go/merchstore/db/v1"
+	"github.com/sustech-merch/store/serving"
 )
 
 // The gRPC metrics count each call under the code its caller got: the
 // interceptor sits outside the one that maps store errors to status codes.
 // The pool's and the log shipper's statistics are read at scrape time.
 func TestMetricsCountEachCallUnderTheCodeTheCallerGot(t *testing.T) {
-	m := metrics.New()
+	m := serving.NewMetrics()
 	s := startService(t, serviceOptions{metrics: m})
 	m.Registry.MustRegister(metrics.PoolStats(s.store.PoolStat, s.store.PoolWaiting), metrics.ShipperStats(s.shipper))
 

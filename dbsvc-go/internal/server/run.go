@@ -11,13 +11,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/reflection"
 
 	"github.com/sustech-merch/store/dbsvc/internal/logship"
-	"github.com/sustech-merch/store/dbsvc/internal/metrics"
 	"github.com/sustech-merch/store/dbsvc/internal/store"
 	dbv1 "github.com/sustech-merch/store/gen/go/merchstore/db/v1"
+	"github.com/sustech-merch/store/serving"
 )
 
 // healthServices are the names whose health follows PostgreSQL's: the whole
@@ -37,7 +35,7 @@ type Options struct {
 	IdempotencyKeyRetention time.Duration
 	Logger                  *slog.Logger
 	// Metrics, when set, counts and times every call (outside the other interceptors).
-	Metrics *metrics.Metrics
+	Metrics *serving.Metrics
 }
 
 // Run serves the DB services, health and reflection on lis until ctx is
@@ -61,71 +59,19 @@ func Run(ctx context.Context, lis net.Listener, st *store.Store, shipper *logshi
 		return fmt.Errorf("preparing the request validator: %w", err)
 	}
 	svc := &server{store: st, shipper: shipper, logger: logger, validator: validator}
-	var serverOpts []grpc.ServerOption
-	if opts.Metrics != nil {
-		serverOpts = opts.Metrics.ServerOptions()
+	srv := serving.NewServer(opts.Metrics, healthServices, grpc.ChainUnaryInterceptor(svc.unary))
+	dbv1.RegisterProductServiceServer(srv.GRPC, svc)
+	dbv1.RegisterUserServiceServer(srv.GRPC, svc)
+	dbv1.RegisterOrderServiceServer(srv.GRPC, svc)
+	shutdown := serving.Shutdown{
+		Timeout:  opts.ShutdownTimeout,
+		Draining: "shutting down: finishing calls in flight",
+		Overdue:  "calls in flight did not finish in time; cancelling them",
 	}
-	srv := grpc.NewServer(append(serverOpts,
-		grpc.ChainUnaryInterceptor(svc.unary),
-		// The API replicas keep their channel alive with pings; do not answer
-		// them with GOAWAY "too_many_pings".
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-	)...)
-	dbv1.RegisterProductServiceServer(srv, svc)
-	dbv1.RegisterUserServiceServer(srv, svc)
-	dbv1.RegisterOrderServiceServer(srv, svc)
-	hs := health.NewServer()
-	// Not SERVING (health.NewServer's default) until PostgreSQL has answered.
-	for _, name := range healthServices {
-		hs.SetServingStatus(name, healthpb.HealthCheckResponse_NOT_SERVING)
-	}
-	healthpb.RegisterHealthServer(srv, hs)
-	reflection.Register(srv)
-	if opts.Metrics != nil {
-		opts.Metrics.Registered(srv)
-	}
-
-	watchCtx, stopWatch := context.WithCancel(context.Background())
-	watchDone := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		watchDatabase(watchCtx, hs, st.Ping, opts.HealthInterval, logger)
-	}()
-	forgetDone := make(chan struct{})
-	go func() {
-		defer close(forgetDone)
-		forgetOldRows(watchCtx, st, time.Minute, opts.IdempotencyKeyRetention, logger)
-	}()
-	defer func() {
-		stopWatch()
-		<-watchDone
-		<-forgetDone
-	}()
-
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(lis) }()
-	logger.Info("serving", "addr", lis.Addr().String())
-
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serving gRPC on %s: %w", lis.Addr(), err)
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down: finishing calls in flight", "timeout", opts.ShutdownTimeout.String())
-	hs.Shutdown()
-	stopped := make(chan struct{})
-	go func() {
-		srv.GracefulStop()
-		close(stopped)
-	}()
-	select {
-	case <-stopped:
-	case <-time.After(opts.ShutdownTimeout):
-		logger.Warn("calls in flight did not finish in time; cancelling them")
-		srv.Stop()
-		<-stopped
-	}
-	return nil
+	// Health starts NOT_SERVING (serving.NewServer) until PostgreSQL has answered.
+	return srv.Run(ctx, lis, logger, shutdown,
+		func(ctx context.Context) { watchDatabase(ctx, srv.Health, st.Ping, opts.HealthInterval, logger) },
+		func(ctx context.Context) { forgetOldRows(ctx, st, time.Minute, opts.IdempotencyKeyRetention, logger) })
 }
 
 // watchDatabase keeps the health status in step with whether PostgreSQL

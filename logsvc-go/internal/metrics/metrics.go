@@ -1,83 +1,15 @@
-// Package metrics is the logging service's Prometheus endpoint: the
-// grpc-ecosystem server metrics (grpc_server_handled_total,
-// grpc_server_handling_seconds), the kafka-go Writer's statistics, and Go's
-// own runtime and process metrics, served as text on their own HTTP port.
+// Package metrics is what the logging service adds to the Prometheus endpoint
+// that it shares with the DB service (github.com/sustech-merch/store/serving:
+// the gRPC server metrics, Go's runtime and process metrics): the kafka-go
+// Writer's statistics.
 package metrics
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
 	"sync"
-	"time"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/segmentio/kafka-go"
-	"google.golang.org/grpc"
 )
-
-// Metrics holds the registry that /metrics serves and the gRPC interceptors
-// that feed it.
-type Metrics struct {
-	Registry *prometheus.Registry
-	GRPC     *grpcprom.ServerMetrics
-}
-
-// New registers the gRPC server metrics with a latency histogram, and Go's
-// runtime and process collectors, in a registry of its own.
-func New() *Metrics {
-	m := &Metrics{
-		Registry: prometheus.NewRegistry(),
-		// prometheus.DefBuckets (5 ms to 10 s): a StreamLogs call lasts as long as
-		// Kafka takes to acknowledge it, at most LOGSVC_PUBLISH_TIMEOUT (5 s).
-		GRPC: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram()),
-	}
-	m.Registry.MustRegister(m.GRPC, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
-}
-
-// ServerOptions put the gRPC metrics outside every other interceptor, so that
-// the code they count is the one the caller gets.
-func (m *Metrics) ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor()),
-		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor()),
-	}
-}
-
-// Registered is called once the services are registered on srv: every method
-// and code starts at zero, so a rate or an increase sees the first call too.
-func (m *Metrics) Registered(srv *grpc.Server) { m.GRPC.InitializeMetrics(srv) }
-
-// Serve answers GET /metrics on lis until ctx is done.
-func Serve(ctx context.Context, lis net.Listener, reg *prometheus.Registry, logger *slog.Logger) error {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		ErrorHandling: promhttp.ContinueOnError,
-	}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		<-ctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdownCtx)
-	}()
-	err := srv.Serve(lis)
-	<-done
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return fmt.Errorf("serving metrics on %s: %w", lis.Addr(), err)
-}
 
 // WriterStats turns the kafka-go Writer's statistics into Prometheus counters.
 // Writer.Stats returns what happened since its previous call and starts

@@ -2,20 +2,16 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/reflection"
 
 	logv1 "github.com/sustech-merch/store/gen/go/merchstore/log/v1"
-	"github.com/sustech-merch/store/logsvc/internal/metrics"
 	"github.com/sustech-merch/store/logsvc/internal/publisher"
+	"github.com/sustech-merch/store/serving"
 )
 
 // healthServices are the names whose health follows Kafka's: the whole
@@ -28,7 +24,7 @@ type Options struct {
 	HealthInterval  time.Duration // default 5s
 	Logger          *slog.Logger
 	// Metrics, when set, counts and times every call.
-	Metrics *metrics.Metrics
+	Metrics *serving.Metrics
 }
 
 // Run serves LogService, health and reflection on lis until ctx is done, then
@@ -44,62 +40,16 @@ func Run(ctx context.Context, lis net.Listener, pub *publisher.Publisher, opts O
 		opts.HealthInterval = 5 * time.Second
 	}
 	logger := opts.Logger
-	var serverOpts []grpc.ServerOption
-	if opts.Metrics != nil {
-		serverOpts = opts.Metrics.ServerOptions()
+	srv := serving.NewServer(opts.Metrics, healthServices)
+	logv1.RegisterLogServiceServer(srv.GRPC, New(pub, logger))
+	shutdown := serving.Shutdown{
+		Timeout:  opts.ShutdownTimeout,
+		Draining: "shutting down: finishing open streams",
+		Overdue:  "open streams did not finish in time; cancelling them, their clients will resend",
 	}
-	srv := grpc.NewServer(append(serverOpts,
-		// Clients may keep an idle channel alive with pings; do not answer
-		// them with GOAWAY "too_many_pings".
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-	)...)
-	logv1.RegisterLogServiceServer(srv, New(pub, logger))
-	hs := health.NewServer()
-	// Not SERVING (health.NewServer's default) until Kafka has answered once.
-	for _, name := range healthServices {
-		hs.SetServingStatus(name, healthpb.HealthCheckResponse_NOT_SERVING)
-	}
-	healthpb.RegisterHealthServer(srv, hs)
-	reflection.Register(srv)
-	if opts.Metrics != nil {
-		opts.Metrics.Registered(srv)
-	}
-
-	watchCtx, stopWatch := context.WithCancel(context.Background())
-	watchDone := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		watchKafka(watchCtx, hs, pub.Check, opts.HealthInterval, logger)
-	}()
-	defer func() {
-		stopWatch()
-		<-watchDone
-	}()
-
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(lis) }()
-	logger.Info("serving", "addr", lis.Addr().String())
-
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serving gRPC on %s: %w", lis.Addr(), err)
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down: finishing open streams", "timeout", opts.ShutdownTimeout.String())
-	hs.Shutdown()
-	stopped := make(chan struct{})
-	go func() {
-		srv.GracefulStop()
-		close(stopped)
-	}()
-	select {
-	case <-stopped:
-	case <-time.After(opts.ShutdownTimeout):
-		logger.Warn("open streams did not finish in time; cancelling them, their clients will resend")
-		srv.Stop()
-		<-stopped
-	}
-	return nil
+	// Health starts NOT_SERVING (serving.NewServer) until Kafka has answered once.
+	return srv.Run(ctx, lis, logger, shutdown,
+		func(ctx context.Context) { watchKafka(ctx, srv.Health, pub.Check, opts.HealthInterval, logger) })
 }
 
 // unhealthyRecheck is how soon watchKafka looks again while Kafka does not answer.
