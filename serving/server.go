@@ -25,6 +25,18 @@ type Server struct {
 	metrics *Metrics
 }
 
+// Clients find new replicas only when they resolve the service's name again,
+// and gRPC does that when a connection closes, not on a timer. So each
+// connection is closed after maxConnectionAge (grpc-go adds up to 10 % jitter,
+// so clients do not all reconnect at once): a client sends its next calls on a
+// new connection, to the replicas the name has by then, e.g. after a
+// Kubernetes scale-up. Calls in flight get maxConnectionAgeGrace to finish,
+// more than the API's 3 s deadline and logsvc's 5 s publish timeout.
+var (
+	maxConnectionAge      = 5 * time.Minute
+	maxConnectionAgeGrace = 30 * time.Second
+)
+
 // NewServer makes the gRPC server: the metrics' interceptors (when m is not
 // nil) outside opts, so they see the code the caller finally gets. Every name
 // in healthNames starts NOT_SERVING: health.NewServer would say SERVING for
@@ -39,6 +51,10 @@ func NewServer(m *Metrics, healthNames []string, opts ...grpc.ServerOption) *Ser
 	// Clients (the API replicas, the DB service's log shipper) keep idle
 	// channels alive with pings; do not answer them with GOAWAY "too_many_pings".
 	serverOpts = append(serverOpts, grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}))
+	serverOpts = append(serverOpts, grpc.KeepaliveParams(keepalive.ServerParameters{
+		MaxConnectionAge:      maxConnectionAge,
+		MaxConnectionAgeGrace: maxConnectionAgeGrace,
+	}))
 	s := &Server{GRPC: grpc.NewServer(serverOpts...), Health: health.NewServer(), metrics: m}
 	for _, name := range healthNames {
 		s.Health.SetServingStatus(name, healthpb.HealthCheckResponse_NOT_SERVING)

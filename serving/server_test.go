@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 )
 
@@ -322,3 +324,55 @@ func (s *syncWriter) String() string {
 }
 
 func (s *syncWriter) Len() int { return len(s.String()) }
+
+// connections counts the connections a server accepts.
+type connections struct{ begun atomic.Int32 }
+
+func (c *connections) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (c *connections) HandleRPC(context.Context, stats.RPCStats)                       {}
+func (c *connections) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return ctx
+}
+func (c *connections) HandleConn(_ context.Context, s stats.ConnStats) {
+	if _, ok := s.(*stats.ConnBegin); ok {
+		c.begun.Add(1)
+	}
+}
+
+// A client that keeps calling is moved to a new connection once its
+// connection is maxConnectionAge old, so it resolves the service's name again
+// and finds replicas added since; none of its calls fails meanwhile.
+func TestConnectionsAreRenewedAfterTheirMaximumAge(t *testing.T) {
+	age, grace := maxConnectionAge, maxConnectionAgeGrace
+	maxConnectionAge, maxConnectionAgeGrace = 200*time.Millisecond, 200*time.Millisecond
+	defer func() { maxConnectionAge, maxConnectionAgeGrace = age, grace }()
+
+	counted := &connections{}
+	srv := NewServer(nil, nil, grpc.StatsHandler(counted))
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.GRPC.Serve(lis) }()
+	defer srv.GRPC.Stop()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	client := healthpb.NewHealthClient(conn)
+	calls := 0
+	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); calls++ {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := client.Check(ctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		if err != nil {
+			t.Fatalf("call %d failed: %v", calls, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := counted.begun.Load(); got < 3 {
+		t.Fatalf("%d connections in 1.5 s of calls with a maximum age of 200 ms; want at least 3", got)
+	}
+}
