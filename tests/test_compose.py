@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from env_files import env_file
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -59,15 +60,6 @@ def compose():
 @pytest.fixture(scope="module")
 def services(compose):
     return compose["services"]
-
-
-def env_file_names(path):
-    names = set()
-    for line in path.read_text().splitlines():
-        name, sep, _ = line.partition("=")
-        if sep and not line.lstrip().startswith("#"):
-            names.add(name.strip())
-    return names
 
 
 def supervisord_environments():
@@ -248,7 +240,7 @@ def test_no_literal_secrets(services):
 
 def test_every_interpolated_name_is_in_env_example(compose):
     referenced = set(REFERENCE.findall(COMPOSE_FILE.read_text()))
-    assert referenced <= env_file_names(ENV_EXAMPLE)
+    assert referenced <= set(env_file(ENV_EXAMPLE))
 
 
 def test_dockerfiles_exist_build_from_pinned_images_and_run_as_non_root(services):
@@ -279,7 +271,7 @@ def test_the_same_services_and_environment_names_as_the_local_stack(services):
     del programs["dbsvc-2"]
     assert set(services) - one_shot(services) == set(programs)
 
-    known = env_file_names(ENV_EXAMPLE) | template_names() | IMAGE_SETTINGS
+    known = set(env_file(ENV_EXAMPLE)) | template_names() | IMAGE_SETTINGS
     for names in programs.values():
         known |= names
     for name in built(services) - one_shot(services) | {"nginx"}:

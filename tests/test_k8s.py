@@ -20,6 +20,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
+from env_files import env_file
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "deploy/k8s"
@@ -113,15 +114,6 @@ def profile(request):
 @pytest.fixture(scope="module")
 def objects(profile):
     return render(profile)
-
-
-def env_file_names(path):
-    names = set()
-    for line in path.read_text().splitlines():
-        name, sep, _ = line.partition("=")
-        if sep and not line.lstrip().startswith("#"):
-            names.add(name.strip())
-    return names
 
 
 def of_kind(objects, kind):
@@ -416,7 +408,7 @@ def test_the_policies_use_the_ports_the_pods_listen_on(objects):
 
 
 def test_configuration_uses_the_names_of_env_example(objects):
-    names = env_file_names(ENV_EXAMPLE)
+    names = set(env_file(ENV_EXAMPLE))
     for o in of_kind(objects, "ConfigMap") + of_kind(objects, "Secret"):
         keys = set(o.get("data") or {}) | set(o.get("stringData") or {})
         assert keys and keys <= names, f"{o['metadata']['name']}: {sorted(keys - names)}"

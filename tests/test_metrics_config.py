@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from env_files import env_file
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "deploy/prometheus"
@@ -21,11 +22,7 @@ STACK = ROOT / "deploy/local/stack"
 
 
 def example_env():
-    return dict(
-        line.split("=", 1)
-        for line in (ROOT / ".env.example").read_text().splitlines()
-        if re.match(r"\w+=", line)
-    )
+    return env_file(ROOT / ".env.example")
 
 
 def rendered(env):
