@@ -7,7 +7,8 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GO_MODULES := gen/go serving dbsvc-go logsvc-go report/wire/gowire
 
-.PHONY: help up down status restart logs test unit lint go-test py-test smoke quick-drills generate tools bench drills report
+.PHONY: help up down status restart logs test unit lint go-test py-test smoke quick-drills generate tools bench drills report \
+	compose-up compose-down compose-status compose-test compose-drills compose-plugins
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -37,8 +38,9 @@ stage = @t0=$$(date +%s); $(MAKE) --no-print-directory $(1) && echo "==> $(1): $
 
 # The stages in this order: the unit tests need no store and fail fastest; the suites
 # against the store leave it as they found it; the drills stop, kill and restart its
-# parts, so they come last, where something they leave half-recovered can fail only them.
-test: ## every linter and test: unit, then (store started if needed) go test, pytest, smoke, quick drills
+# parts, so they come after them, where something they leave half-recovered can fail
+# only them. Compose last: it runs the same suites on a store of its own.
+test: ## every linter and test: unit, then (store started if needed) go test, pytest, smoke, quick drills, then compose
 	$(call stage,unit)
 	$(call stage,up)
 	$(call stage,tools)
@@ -47,6 +49,7 @@ test: ## every linter and test: unit, then (store started if needed) go test, py
 	$(call stage,py-test)
 	$(call stage,smoke)
 	$(call stage,quick-drills)
+	$(call stage,compose-test)
 	@echo "==> all tests passed"
 
 # What `make unit` needs of .venv; the first `make up` (stack install) makes it.
@@ -62,7 +65,7 @@ unit: $(VENV)/bin/python ## fast unit tests, no store needed: the API's pure par
 # Maven Central (Java 17 runs it), fetched by Maven like the Kafka jars.
 OPENAPI_GENERATOR_VERSION := 7.25.0
 OPENAPI_GENERATOR := .state/tools/openapi-generator-cli-$(OPENAPI_GENERATOR_VERSION).jar
-tools: $(VENV)/bin/python .state/bin/protoc-gen-go .state/bin/protoc-gen-go-grpc .state/bin/docker-compose $(OPENAPI_GENERATOR) .state/bin/helm
+tools: $(VENV)/bin/python .state/bin/protoc-gen-go .state/bin/protoc-gen-go-grpc compose-plugins $(OPENAPI_GENERATOR) .state/bin/helm
 
 $(OPENAPI_GENERATOR):
 	mvn -q -B dependency:copy -Dartifact=org.openapitools:openapi-generator-cli:$(OPENAPI_GENERATOR_VERSION) \
@@ -75,13 +78,11 @@ $(OPENAPI_GENERATOR):
 .state/bin/protoc-gen-go-grpc:
 	GOBIN=$(CURDIR)/.state/bin go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 
-# docker compose's own CLI, standalone (no engine), for tests/test_compose.py: it checks
-# docker-compose.yml against the compose spec. Debian 12's docker-compose 1.29 predates
-# the spec's top-level `name:`; v5.0.2 is the newest that builds with Go 1.26.8.
-COMPOSE_VERSION := v5.0.2
-.state/bin/docker-compose:
-	GOBIN=$(CURDIR)/.state/tools go install github.com/docker/compose/v5/cmd@$(COMPOSE_VERSION)
-	mkdir -p .state/bin && mv .state/tools/cmd $@
+# docker compose and buildx as Docker CLI plugins, built from the Go module proxy when
+# missing (deploy/compose/stack says which versions): tests/test_compose.py checks
+# docker-compose.yml with compose's own `config`, which needs no engine.
+compose-plugins:
+	@deploy/compose/stack plugins
 
 # helm for tests/test_k8s.py, which lints, renders and validates deploy/k8s offline.
 HELM_VERSION := v3.22.0
@@ -114,7 +115,7 @@ go-test: ## go test for the Go services against the running PostgreSQL and Kafka
 
 py-test: ## pytest: the API and the whole stack, end to end through NGINX (no drills)
 	@echo "==> pytest"
-	@$(STACK) run $(VENV)/bin/pytest --ignore=api-python/tests/unit --ignore=tests/drills
+	@$(STACK) run $(VENV)/bin/pytest --ignore=api-python/tests/unit --ignore=tests/drills --ignore=tests/compose
 
 quick-drills: ## the quick failure drills (tests/drills without the long ones), against the running store
 	@echo "==> quick drills"
@@ -154,3 +155,22 @@ report: ## build report/report.pdf from report/report.md, with fresh output of t
 	@$(STACK) run sh -c 'curl -fsS -o /dev/null http://127.0.0.1:$$NGINX_PORT/readyz' 2>/dev/null || $(STACK) up
 	@echo "==> report (about 2 minutes)"
 	@report/build.sh
+
+# Docker Compose (README, "Running it with Docker"). IMAGE_SOURCE=debian, from the
+# environment or .env, builds every image here from Debian's packages first.
+compose-up: ## docker compose up -d --wait (a Docker engine started if none answers), then what runs where
+	@deploy/compose/stack up
+
+compose-down: ## docker compose down (ARGS=-v also removes the data volumes)
+	@deploy/compose/stack down $(ARGS)
+
+compose-status: ## docker compose ps and the published addresses
+	@deploy/compose/stack status
+
+compose-test: $(VENV)/bin/python ## compose on ports of its own: the end-to-end suites, its own checks and smoke.sh, then down -v
+	@echo "==> compose test"
+	@deploy/compose/stack test
+
+compose-drills: $(VENV)/bin/python ## compose on ports of its own: kill, restart, pause and stop its parts under load
+	@echo "==> compose drills"
+	@deploy/compose/stack drills

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 from confluent_kafka import Consumer, TopicPartition
+from deployment import UNDER_COMPOSE, compose
 
 DRILLS = Path(__file__).resolve().parent / "drills"
 
@@ -86,6 +87,24 @@ def http():
         yield session
 
 
+def send_sentinel(replica, request_id):
+    """GET /healthz with this X-Request-ID straight to one replica: from this machine on
+    the local stack; under compose, where only NGINX is published, from inside the
+    replica's container."""
+    if UNDER_COMPOSE:
+        compose(
+            "exec", "-T", replica, "python", "-c",
+            "import sys, urllib.request; urllib.request.urlopen(urllib.request.Request("
+            "'http://127.0.0.1:5000/healthz', headers={'X-Request-ID': sys.argv[1]}), timeout=10)",
+            request_id,
+        )  # fmt: skip
+        return
+    sentinel = requests.get(
+        f"{REPLICAS[replica]}/healthz", headers={"X-Request-ID": request_id}, timeout=10
+    )
+    assert sentinel.status_code == 200
+
+
 class LogChannel:
     """Reads log-channel from a remembered position, like an administrator
     who starts watching just before making a request."""
@@ -136,11 +155,7 @@ class LogChannel:
         every record that request's answer left, copies included, has been read too.
         (Waiting for the first record of a request cannot tell one record from two.)"""
         request_id = answer.headers["X-Request-ID"]
-        replica = REPLICAS[answer.headers["X-Served-By"]]
-        sentinel = requests.get(
-            f"{replica}/healthz", headers={"X-Request-ID": request_id}, timeout=10
-        )
-        assert sentinel.status_code == 200
+        send_sentinel(answer.headers["X-Served-By"], request_id)
 
         def is_sentinel(value):
             return (

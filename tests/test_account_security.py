@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from checks import assert_problem, assert_unauthorized
+from deployment import UNDER_COMPOSE
 
 MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
 
@@ -59,9 +60,11 @@ def test_failed_logins_make_the_account_wait_longer_and_longer(http, base_url, n
     assert_waits(log_in(http, base_url, victim.username, victim.password))
     assert_waits(log_in(http, base_url, victim.username.upper(), victim.password))
     # Another account, from the same client, is not slowed; nor is the owner, from
-    # another address.
+    # another address. (Behind Docker's port publishing every client reaches NGINX from
+    # the network's gateway: compose can show no other address.)
     assert log_in(http, base_url, bystander.username, bystander.password).status_code == 200
-    assert log_in_from(base_url, "127.0.0.2", victim.username, victim.password) == 200
+    if not UNDER_COMPOSE:
+        assert log_in_from(base_url, "127.0.0.2", victim.username, victim.password) == 200
 
     time.sleep(first_wait)
     assert_unauthorized(log_in(http, base_url, victim.username, "a wrong guess"))

@@ -1,12 +1,14 @@
 """docker-compose.yml without a Docker engine: docker compose's own `config` check
 (the compose specification, interpolation, references), then the deployment's
-invariants read with PyYAML: three published ports, a healthcheck on every
-long-running service, start-up ordered by health, no literal secrets, Dockerfiles
-that exist, the same services and environment names as the local stack, the
-migrations run by the owner before the DB service starts, and the DB service on its
-own role, never the owner's."""
+invariants read with PyYAML: two published ports (three with monitoring), networks
+along the architecture's edges, every image a setting whose default is pinned, a
+healthcheck on every long-running service, start-up ordered by health, no literal
+secrets, Dockerfiles that exist, the same services and environment names as the local
+stack, the migrations run by the owner before the DB service starts, and the DB
+service on its own role, never the owner's. tests/compose/ runs it for real."""
 
 import configparser
+import json
 import os
 import re
 import shutil
@@ -24,14 +26,47 @@ TEMPLATE = ROOT / "nginx/templates/default.conf.template"
 
 # Debian 12's docker-compose (1.29) predates the `name:` key; docker compose v2+
 # reads the compose specification. Pinned, built from the Go module proxy.
-COMPOSE_MODULE = "github.com/docker/compose/v5/cmd@v5.0.2"
 INSTALL_HINT = (
     "no compose-spec-aware docker compose found (Debian 12's docker-compose 1.29 cannot "
-    "read this file). Install it with `make tools`, which runs:\n"
-    f"  GOBIN=$PWD/.state/tools go install {COMPOSE_MODULE} && "
-    "mv .state/tools/cmd .state/bin/docker-compose\n"
-    "(or install Docker's compose plugin, or point COMPOSE_BIN at a docker-compose v2+)."
+    "read this file). Install it with `make tools` (deploy/compose/stack plugins builds "
+    "the compose plugin from the Go module proxy), or install Docker's compose plugin, "
+    "or point COMPOSE_BIN at a docker-compose v2+."
 )
+DEBIAN_IMAGES = ROOT / "deploy/images/debian.env"
+# Every third-party image of the compose file: its variable and the official image it
+# defaults to (the course's versions), pinned by digest. Confluent's registry could not
+# be read from here for cp-zookeeper's digest, and no published copy of it was found.
+OFFICIAL_IMAGES = {
+    "postgres": ("POSTGRES_IMAGE", "postgres:17.11-bookworm"),
+    "zookeeper": ("ZOOKEEPER_IMAGE", "confluentinc/cp-zookeeper:7.7.1"),
+    "kafka": ("KAFKA_IMAGE", "confluentinc/cp-kafka:7.7.1"),
+    "kafka-init": ("KAFKA_IMAGE", "confluentinc/cp-kafka:7.7.1"),
+    "nginx": ("NGINX_IMAGE", "nginx:1.30.5-alpine"),
+    "prometheus": ("PROMETHEUS_IMAGE", "prom/prometheus:v3.5.0"),
+    "nginx-exporter": ("NGINX_EXPORTER_IMAGE", "nginx/nginx-prometheus-exporter:1.4.2"),
+    "postgres-exporter": (
+        "POSTGRES_EXPORTER_IMAGE",
+        "quay.io/prometheuscommunity/postgres-exporter:v0.17.1",
+    ),
+}
+TAG_ONLY = {"confluentinc/cp-zookeeper:7.7.1"}
+# The edges of the architecture, as compose networks.
+NETWORKS = {
+    "postgres": ["data"],
+    "db-migrate": ["data"],
+    "zookeeper": ["logs"],
+    "kafka": ["logs"],
+    "kafka-init": ["logs"],
+    "logsvc": ["app", "logs", "monitoring"],
+    "dbsvc": ["app", "data", "monitoring"],
+    "api-1": ["edge", "app", "monitoring"],
+    "api-2": ["edge", "app", "monitoring"],
+    "nginx": ["edge", "monitoring"],
+    "prometheus": ["monitoring"],
+    "nginx-exporter": ["monitoring"],
+    "postgres-exporter": ["data", "monitoring"],
+}
+MONITORING = {"prometheus", "nginx-exporter", "postgres-exporter"}
 
 # Image settings that only the images read: no local process has them.
 IMAGE_SETTINGS = {"NGINX_ENVSUBST_FILTER"}
@@ -107,7 +142,8 @@ def compose_command():
     candidates = []
     if os.environ.get("COMPOSE_BIN"):
         candidates.append([os.environ["COMPOSE_BIN"]])
-    candidates.append([str(ROOT / ".state/bin/docker-compose")])
+    # The CLI plugin run on its own, so that a clean HOME (run_config) still finds it.
+    candidates.append([str(Path.home() / ".docker/cli-plugins/docker-compose")])
     if shutil.which("docker-compose"):
         candidates.append(["docker-compose"])
     if shutil.which("docker"):
@@ -167,7 +203,10 @@ def test_docker_compose_refuses_to_start_without_the_secrets(tmp_path):
     assert "JWT_SECRET" in answer.stderr or "POSTGRES_PASSWORD" in answer.stderr, answer.stderr
 
 
-def test_exactly_three_published_ports_all_on_loopback(services):
+def test_exactly_two_published_ports_and_prometheus_with_monitoring_all_on_loopback(
+    services,
+):
+    """The assignment: "1 single compose only 2 external port (kafka, restful)"."""
     published = {
         (name, str(port)) for name, spec in services.items() for port in spec.get("ports", [])
     }
@@ -176,9 +215,25 @@ def test_exactly_three_published_ports_all_on_loopback(services):
         ("kafka", "127.0.0.1:${KAFKA_EXTERNAL_PORT:-9093}:9093"),
         ("prometheus", "127.0.0.1:${PROMETHEUS_PORT:-9090}:9090"),
     }
+    assert {name for name, spec in services.items() if spec.get("profiles")} == MONITORING
+    for name in MONITORING:
+        assert services[name]["profiles"] == ["monitoring"], name
+    plain = json.loads(run_config(ENV_EXAMPLE, "--format", "json").stdout)["services"]
+    assert {
+        (name, p["host_ip"], p["published"])
+        for name, spec in plain.items()
+        for p in spec.get("ports", [])
+    } == {("nginx", "127.0.0.1", "8080"), ("kafka", "127.0.0.1", "9093")}
+
+
+def test_networks_follow_the_architectures_edges(compose, services):
     for name, spec in services.items():
         assert spec.get("network_mode") != "host", f"{name} would bypass the published ports"
-        assert spec.get("networks") == ["store"], f"{name} is not on the one network"
+    assert {name: spec.get("networks") for name, spec in services.items()} == NETWORKS
+    networks = compose["networks"]
+    assert set(networks) == {"edge", "app", "data", "logs", "monitoring"}
+    # Nothing on app or data publishes a port or needs the world.
+    assert {n for n, spec in networks.items() if (spec or {}).get("internal")} == {"app", "data"}
 
 
 def test_every_long_running_service_has_a_healthcheck(services):
@@ -238,30 +293,80 @@ def test_no_literal_secrets(services):
                 assert value not in text, f"the value of {name} is written in docker-compose.yml"
 
 
-def test_every_interpolated_name_is_in_env_example(compose):
+def test_every_interpolated_name_is_in_env_example_or_an_image_setting(compose):
+    """The image settings have their defaults in the compose file and their Debian
+    values in deploy/images/debian.env; .env.example explains them and the CA bundle."""
     referenced = set(REFERENCE.findall(COMPOSE_FILE.read_text()))
-    assert referenced <= set(env_file(ENV_EXAMPLE))
+    example = ENV_EXAMPLE.read_text()
+    assert referenced - set(env_file(DEBIAN_IMAGES)) <= set(env_file(ENV_EXAMPLE)) | {
+        "BUILD_CA_BUNDLE"
+    }
+    assert "BUILD_CA_BUNDLE" in example and "IMAGE_SOURCE=official" in example
 
 
-def test_dockerfiles_exist_build_from_pinned_images_and_run_as_non_root(services):
+def dockerfile_bases(dockerfile):
+    """{ARG name: its default} of the ARGs before the first FROM: the base images."""
+    text = dockerfile.read_text()
+    head = text[: text.index("\nFROM ")]
+    return dict(re.findall(r"^ARG (\w+_IMAGE)=(\S+)$", head, re.MULTILINE))
+
+
+def test_dockerfiles_exist_build_from_pinned_bases_given_as_settings_and_run_as_non_root(
+    services,
+):
     assert built(services) == {"logsvc", "dbsvc", "db-migrate", "api-1", "api-2"}
     for name in built(services):
         build = services[name]["build"]
         dockerfile = ROOT / build["context"] / build["dockerfile"]
         assert dockerfile.is_file(), f"{name}: {dockerfile} does not exist"
         lines = dockerfile.read_text().splitlines()
-        images = [line.split()[1] for line in lines if line.upper().startswith("FROM ")]
-        for image in images:
-            tag = image.split("@")[0].rpartition(":")[2]
-            assert ":" in image.split("@")[0] and tag != "latest", f"{dockerfile}: {image}"
+        # BuildKit would fetch that frontend from Docker Hub.
+        assert not any(line.startswith("# syntax=") for line in lines), dockerfile
+        bases = dockerfile_bases(dockerfile)
+        froms = [line.split()[1] for line in lines if line.upper().startswith("FROM ")]
+        for image in froms:
+            variable = re.fullmatch(r"\$\{(\w+_IMAGE)\}", image)
+            assert variable or image == "build", f"{dockerfile}: FROM {image} is not a setting"
+            if variable:
+                default = bases[variable[1]]
+                assert re.search(r":[\w.-]+@sha256:[0-9a-f]{64}$", default), (
+                    f"{dockerfile}: {variable[1]}={default} is not pinned by digest"
+                )
+        # Compose hands each of them on when it is set (IMAGE_SOURCE=debian).
+        assert set(bases) <= set(build["args"]), (name, build.get("args"))
         last_from = max(i for i, line in enumerate(lines) if line.upper().startswith("FROM "))
         users = [line.split()[1] for line in lines[last_from:] if line.startswith("USER ")]
         assert users and users[-1].split(":")[0] not in {"root", "0"}, f"{dockerfile} runs as root"
-    for name, spec in services.items():
-        if "image" in spec:
-            assert re.search(r":[\w.-]*\d[\w.-]*(@sha256:[0-9a-f]{64})?$", spec["image"]), (
-                f"{name}: {spec['image']} is not pinned to a version"
-            )
+
+
+def test_every_image_is_a_setting_whose_default_is_the_official_one_pinned(services):
+    for name, (variable, official) in OFFICIAL_IMAGES.items():
+        image = re.fullmatch(r"\$\{(\w+):-([^}]+)\}", services[name]["image"])
+        assert image and image[1] == variable, f"{name}: {services[name]['image']}"
+        default = image[2]
+        if official in TAG_ONLY:
+            assert default == official
+        else:
+            assert re.fullmatch(re.escape(official) + r"@sha256:[0-9a-f]{64}", default), default
+    assert {n for n, s in services.items() if "image" in s} == set(OFFICIAL_IMAGES)
+
+
+def test_debian_images_replace_every_setting_and_are_all_built_here(services):
+    """IMAGE_SOURCE=debian: deploy/images/debian.env names an image for every image
+    setting of the compose file and of the Dockerfiles, and deploy/images/build makes
+    each of them from a Dockerfile of deploy/images/."""
+    settings = {variable for variable, _ in OFFICIAL_IMAGES.values()}
+    for name in built(services):
+        build = services[name]["build"]
+        settings |= set(dockerfile_bases(ROOT / build["context"] / build["dockerfile"]))
+    debian = env_file(DEBIAN_IMAGES)
+    assert set(debian) == settings
+    script = (ROOT / "deploy/images/build").read_text()
+    made = dict(re.findall(r"^build (\w+_IMAGE) ([\w-]+)", script, re.MULTILINE))
+    assert set(made) == settings
+    for variable, folder in made.items():
+        assert (ROOT / "deploy/images" / folder / "Dockerfile").is_file(), variable
+        assert debian[variable].startswith("merch-store/"), debian[variable]
 
 
 def test_the_same_services_and_environment_names_as_the_local_stack(services):
@@ -291,9 +396,7 @@ def test_kafka_listeners_inside_and_outside_the_network(services):
     )
     assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] == "INTERNAL"
     assert services["logsvc"]["environment"]["KAFKA_BROKERS"] == "kafka:9092"
-    assert services["zookeeper"]["image"] == "confluentinc/cp-zookeeper:7.7.1"
     assert services["kafka"]["image"] == services["kafka-init"]["image"]
-    assert services["kafka"]["image"] == "confluentinc/cp-kafka:7.7.1"
     command = services["kafka-init"]["command"]
     assert "--bootstrap-server kafka:9092" in command
     assert "--topic ${KAFKA_TOPIC:-log-channel} --partitions 1" in command
@@ -390,8 +493,9 @@ def test_db_migrate_runs_the_migrations_of_db_init_with_goose_as_the_owner(servi
     assert re.search(r"GOOSE_DRIVER=postgres\b", text)
     assert re.search(r"GOOSE_MIGRATION_DIR=/migrations\b", text)
     assert 'ENTRYPOINT ["/usr/local/bin/goose", "-env=none"]' in lines and 'CMD ["up"]' in lines
-    go_image = [line for line in lines if line.startswith("FROM golang:")]
-    assert go_image and go_image[0] in (ROOT / "dbsvc-go/Dockerfile").read_text()
+    bases = dockerfile_bases(ROOT / "db-init/Dockerfile")
+    assert bases == dockerfile_bases(ROOT / "dbsvc-go/Dockerfile")
+    assert bases == dockerfile_bases(ROOT / "logsvc-go/Dockerfile")
     args = dict(re.findall(r"^ARG (\w+)=\"?([^\"\n]*)\"?$", text, re.MULTILINE))
     assert set(args["GOOSE_TAGS"].split()) >= {
         "no_mysql",

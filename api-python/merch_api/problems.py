@@ -29,6 +29,10 @@ _HTTP_STATUS = {
     grpc.StatusCode.FAILED_PRECONDITION: 409,
     grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    # The API never cancels a call of its own: a CANCELLED is the DB service's side
+    # giving the call up, above all when the deadline they share ran out there first
+    # (RST_STREAM, seen with PostgreSQL paused). To the client that is a timeout.
+    grpc.StatusCode.CANCELLED: 504,
     grpc.StatusCode.RESOURCE_EXHAUSTED: 503,
 }
 

@@ -81,6 +81,7 @@ def test_unauthenticated_is_a_401_naming_the_scheme(app):
         (grpc.StatusCode.UNAVAILABLE, 503, "try again"),
         (grpc.StatusCode.RESOURCE_EXHAUSTED, 503, "try again"),
         (grpc.StatusCode.DEADLINE_EXCEEDED, 504, "did not answer in time"),
+        (grpc.StatusCode.CANCELLED, 504, "did not answer in time"),
         (grpc.StatusCode.INTERNAL, 500, "X-Request-ID"),
         (grpc.StatusCode.UNKNOWN, 500, "X-Request-ID"),
     ],
