@@ -40,7 +40,7 @@ stage = @t0=$$(date +%s); $(MAKE) --no-print-directory $(1) && echo "==> $(1): $
 # against the store leave it as they found it; the drills stop, kill and restart its
 # parts, so they come after them, where something they leave half-recovered can fail
 # only them. Compose last: it runs the same suites on a store of its own.
-test: ## every linter and test: unit, then (store started if needed) go test, pytest, smoke, quick drills, then compose
+test: ## every linter and test: unit, then (store started if needed) go test, pytest, smoke, quick drills, then compose's tests and drills
 	$(call stage,unit)
 	$(call stage,up)
 	$(call stage,tools)
@@ -50,6 +50,7 @@ test: ## every linter and test: unit, then (store started if needed) go test, py
 	$(call stage,smoke)
 	$(call stage,quick-drills)
 	$(call stage,compose-test)
+	$(call stage,compose-drills)
 	@echo "==> all tests passed"
 
 # What `make unit` needs of .venv; the first `make up` (stack install) makes it.

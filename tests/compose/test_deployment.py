@@ -11,7 +11,9 @@ import threading
 import uuid
 from pathlib import Path
 
+import requests
 from deployment import ROOT, compose
+from drills.support import wait_until
 from env_files import env_file
 
 ONE_SHOT = {"kafka-init", "db-migrate"}
@@ -139,6 +141,28 @@ def compose_docker(*args):
     result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return result
+
+
+def test_the_monitoring_profile_adds_prometheus_and_every_target_is_up():
+    """Prometheus and the exporters start with `--profile monitoring`, and Prometheus,
+    published on the loopback, sees every service of the store up."""
+    monitoring = ("prometheus", "nginx-exporter", "postgres-exporter")
+    compose("--profile", "monitoring", "up", "-d", "--wait", *monitoring, timeout=240)
+    try:
+        url = f"http://127.0.0.1:{os.environ['PROMETHEUS_PORT']}/api/v1/targets"
+        health = {}
+
+        def all_up():
+            targets = requests.get(url, timeout=5).json()["data"]["activeTargets"]
+            health.update({t["labels"]["instance"]: t["health"] for t in targets})
+            return health and set(health.values()) == {"up"}
+
+        assert wait_until(all_up, timeout=60, interval=1) is not None, health
+        assert set(health) == {
+            "prometheus", "api-1", "api-2", "db-1", "log-1", "nginx", "postgres",
+        }  # fmt: skip
+    finally:
+        compose("--profile", "monitoring", "rm", "--stop", "--force", *monitoring)
 
 
 def test_down_and_up_keep_users_and_orders(http, base_url, customer):
