@@ -491,12 +491,17 @@ def test_grpc_clients_dial_headless_services_by_dns(objects):
 
 
 def test_stateful_parts_run_the_images_of_the_compose_file(objects):
+    """The compose file's defaults, `${POSTGRES_IMAGE:-postgres:...}`: the official images."""
     compose = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+
+    def default_image(service):
+        return re.fullmatch(r"\$\{\w+:-([^}]+)\}", compose[service]["image"])[1]
+
     for name in ("postgres", "zookeeper", "kafka"):
         w = named(objects, "StatefulSet", f"{fullname()}-{name}")
-        assert containers(w)[0]["image"] == compose[name]["image"]
+        assert containers(w)[0]["image"] == default_image(name)
     topic = named(objects, "Job", f"{fullname()}-kafka-topic")
-    assert containers(topic)[0]["image"] == compose["kafka-init"]["image"]
+    assert containers(topic)[0]["image"] == default_image("kafka-init")
 
 
 def test_the_pools_fit_in_postgres_max_connections(objects):
