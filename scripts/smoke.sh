@@ -41,7 +41,7 @@ user_id=$(field .id)
 check 'has("password") or has("password_hash") | not'
 call 409 POST /users "{\"sid\": \"T${RUN: -10}\", \"username\": \"$user\", \"password\": \"correct horse\"}"
 call 400 POST /users "{\"sid\": \"x\", \"username\": \"ab\", \"password\": \"short\"}"
-call 400 POST /users "{\"sid\": \"U${RUN: -10}\", \"username\": \"u$user\", \"password\": \"password\"}"
+call 422 POST /users "{\"sid\": \"U${RUN: -10}\", \"username\": \"u$user\", \"password\": \"password\"}"
 check '.detail | test("too easy to guess")'
 call 409 POST /users "{\"sid\": \"V${RUN: -10}\", \"username\": \"${user^^}\", \"password\": \"correct horse\"}"
 call 401 POST /auth/login "{\"username\": \"$user\", \"password\": \"wrong password\"}"

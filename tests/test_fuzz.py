@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import fuzz_hooks  # noqa: F401  registers the hooks
 import schemathesis
 from conftest import Customer
 from hypothesis import HealthCheck, settings
@@ -68,8 +67,6 @@ def test_the_links_followed_statefully_find_nothing(http, base_url):
              "--max-examples", str(EXAMPLES), "--exclude-operation-id", "deactivateUser",
              "--header", f"Authorization: Bearer {customer.token}", "--no-color"],
             capture_output=True, text=True, timeout=600,
-            env={**os.environ, "SCHEMATHESIS_HOOKS": "fuzz_hooks",
-                 "PYTHONPATH": str(Path(__file__).resolve().parent)},
         )  # fmt: skip
     finally:
         customer.cancel_placed_orders()

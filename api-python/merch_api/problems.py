@@ -53,10 +53,16 @@ _TITLE = {
 }
 
 
+# The `type` of each refusal by a rule of the store (422: the request follows the OpenAPI
+# file, the store's rule refuses it). Each is the address of the response in the OpenAPI
+# file that documents it, whose schema allows exactly this type.
+PASSWORD_TOO_GUESSABLE = "/openapi.yaml#/components/responses/PasswordTooGuessable"
+IDEMPOTENCY_KEY_REUSED = "/openapi.yaml#/components/responses/IdempotencyKeyReused"
+
 # Refusals that one gRPC code does not tell apart, by their google.rpc.ErrorInfo reason.
-_REASON_STATUS = {
+_REASON_PROBLEM = {
     # An Idempotency-Key sent again with another body (the IETF httpapi draft's 422).
-    "IDEMPOTENCY_KEY_REUSED": 422,
+    "IDEMPOTENCY_KEY_REUSED": (422, IDEMPOTENCY_KEY_REUSED),
 }
 
 # The order Allow lists methods in; werkzeug's own is a set's.
@@ -66,11 +72,14 @@ _METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TR
 class Problem(Exception):
     """An answer other than success, raised by a handler or the request checks."""
 
-    def __init__(self, status: int, detail: str, headers: dict | None = None) -> None:
+    def __init__(
+        self, status: int, detail: str, headers: dict | None = None, type: str = "about:blank"
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.headers = headers or {}
+        self.type = type
 
 
 def unauthorized(detail: str) -> Problem:
@@ -90,8 +99,15 @@ def unavailable(detail: str) -> Problem:
     return Problem(503, detail)
 
 
-def response(status: int, detail: str, headers: dict | None = None) -> Response:
-    body = {"type": "about:blank", "title": _TITLE[status], "status": status, "detail": detail}
+def unprocessable(type: str, detail: str) -> Problem:
+    """A request the OpenAPI file allows that a rule of the store refuses."""
+    return Problem(422, detail, type=type)
+
+
+def response(
+    status: int, detail: str, headers: dict | None = None, type: str = "about:blank"
+) -> Response:
+    body = {"type": type, "title": _TITLE[status], "status": status, "detail": detail}
     answer = current_app.json.response(body)
     answer.status_code = status
     answer.mimetype = PROBLEM
@@ -100,7 +116,7 @@ def response(status: int, detail: str, headers: dict | None = None) -> Response:
 
 
 def from_problem(problem: Problem) -> Response:
-    return response(problem.status, problem.detail, problem.headers)
+    return response(problem.status, problem.detail, problem.headers, problem.type)
 
 
 def from_rejected(rejected: RequestRejected) -> Response:
@@ -133,8 +149,9 @@ def from_rpc_error(error: grpc.RpcError) -> Response:
         seconds = max(1, math.ceil(retry_info.retry_delay.ToTimedelta().total_seconds()))
         detail = f"{error.details()} (about {seconds} s; see Retry-After)"
         return response(429, detail, {"Retry-After": str(seconds)})
-    if error_info is not None and error_info.reason in _REASON_STATUS:
-        return response(_REASON_STATUS[error_info.reason], error.details())
+    if error_info is not None and error_info.reason in _REASON_PROBLEM:
+        status, type = _REASON_PROBLEM[error_info.reason]
+        return response(status, error.details(), type=type)
     if status == 503:
         detail = "the store's database service is not answering; try again in a few seconds"
     elif status == 504:

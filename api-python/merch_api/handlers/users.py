@@ -4,12 +4,13 @@ from merchstore.db.v1 import user_pb2
 from merch_api import representations
 from merch_api.auth import issue_token
 from merch_api.handlers import call_db, created, db
-from merch_api.passwords import check_new_password
+from merch_api.passwords import account_words, check_new_password
 from merch_api.problems import forbidden
 
 
 def register(body: dict):
-    check_new_password("password", body["password"])
+    words = account_words(body["username"], body.get("email"), body["sid"])
+    check_new_password("password", body["password"], words)
     # "email": null means no email, like leaving it out.
     fields = {name: value for name, value in body.items() if value is not None}
     answer = call_db(db().users.CreateUser, user_pb2.CreateUserRequest(**fields))
@@ -35,7 +36,9 @@ def get_user(id: str, user):
 
 def update_user(id: str, body: dict, user):
     me = _own_account(id, user)
-    check_new_password("password", body.get("password"))
+    # The names the account has and the ones it is getting.
+    words = account_words(me.username, me.email, me.sid, body.get("username"), body.get("email"))
+    check_new_password("password", body.get("password"), words)
     answer = call_db(
         db().users.UpdateUser,
         user_pb2.UpdateUserRequest(id=me.id, client_address=_client_address(), **body),

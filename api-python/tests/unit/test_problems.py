@@ -1,8 +1,11 @@
 """Every error as application/problem+json, and the DB service's status codes mapped to
 HTTP in one place."""
 
+from pathlib import Path
+
 import grpc
 import pytest
+import yaml
 from flask import Flask
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
@@ -127,3 +130,24 @@ def test_every_code_maps_to_a_status_with_a_title():
     for code in grpc.StatusCode:
         status = problems._HTTP_STATUS.get(code, 500)
         assert status in problems._TITLE, code
+
+
+def test_each_422_type_is_the_address_of_the_response_that_declares_it():
+    """Every `type` the API sends with a 422 names a response of the OpenAPI file, whose
+    schema allows exactly that type; every 422 the file declares is such a response."""
+    spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
+    sent = {problems.PASSWORD_TOO_GUESSABLE, problems.IDEMPOTENCY_KEY_REUSED}
+    for type in sent:
+        path, _, pointer = type.partition("#/")
+        assert path == "/openapi.yaml"
+        section, kind, name = pointer.split("/")
+        response = spec[section][kind][name]
+        schema = response["content"]["application/problem+json"]["schema"]["allOf"][1]
+        assert schema["properties"]["type"]["enum"] == [type]
+    declared = {
+        operation["responses"]["422"]["$ref"].replace("#/", "/openapi.yaml#/")
+        for item in spec["paths"].values()
+        for operation in item.values()
+        if isinstance(operation, dict) and "422" in operation.get("responses", {})
+    }
+    assert declared == sent
