@@ -24,7 +24,7 @@ status: ## show what runs where
 
 restart: ## rebuild the services and restart them (after changing their code)
 	@$(STACK) install
-	@$(STACK) run $(VENV)/bin/supervisorctl -c deploy/local/supervisord.conf restart logsvc dbsvc api-1 api-2
+	@$(STACK) run $(VENV)/bin/supervisorctl -c deploy/local/supervisord.conf restart logsvc dbsvc dbsvc-2 api-1 api-2
 	@$(STACK) up
 
 logs: ## follow the Kafka topic log-channel with Kafka's console consumer

@@ -56,6 +56,10 @@ def test_no_response_ever_shows_a_password(customer, database):
     [
         ({"sid": "", "username": "valid_name", "password": "long enough"}, "sid"),
         ({"sid": "1" * 16, "username": "valid_name", "password": "long enough"}, "sid"),
+        # ASCII letters and digits only: fullwidth digits, a bidi control, a space.
+        ({"sid": "\uff11\uff12\uff11", "username": "valid_name", "password": "long enough"}, "sid"),
+        ({"sid": "1221\u202e0001", "username": "valid_name", "password": "long enough"}, "sid"),
+        ({"sid": "1221 0001", "username": "valid_name", "password": "long enough"}, "sid"),
         ({"sid": "1", "username": "ab", "password": "long enough"}, "username"),
         ({"sid": "1", "username": "no spaces please", "password": "long enough"}, "username"),
         ({"sid": "1", "username": "valid_name", "password": "short"}, "password"),
@@ -90,6 +94,14 @@ def test_taken_username_sid_or_email_is_409_naming_it(http, base_url, customer, 
     }
     body[field] = getattr(customer, field)
     assert field in assert_problem(http.post(f"{base_url}/users", json=body), 409)["detail"]
+
+
+def test_a_sid_in_another_letter_case_is_taken(http, base_url):
+    sid, name = f"S{uuid.uuid4().hex[:10]}", f"s_{uuid.uuid4().hex[:10]}"
+    first = {"sid": sid.lower(), "username": name, "password": "long enough"}
+    assert http.post(f"{base_url}/users", json=first).status_code == 201
+    again = {**first, "sid": sid.upper(), "username": f"s_{uuid.uuid4().hex[:10]}"}
+    assert "sid" in assert_problem(http.post(f"{base_url}/users", json=again), 409)["detail"]
 
 
 def test_login_failures_all_look_the_same(http, base_url, customer):

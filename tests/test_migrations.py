@@ -241,7 +241,7 @@ def test_a_new_database_gets_the_schema_the_products_and_the_role(migrated):
         (3, "SUSTech Notebook", "Stationery", "9.99", "Write your future with SUSTech.", 500),
     ]
     indexes = {name for (name,) in query(migrated, "SELECT indexname FROM pg_indexes")}
-    assert {"users_username_lower_key", "users_email_lower_key"} <= indexes
+    assert {"users_username_lower_key", "users_email_lower_key", "users_sid_lower_key"} <= indexes
     assert query(migrated, "SELECT to_regclass('login_throttle') IS NOT NULL") == [(True,)]
 
 
@@ -305,6 +305,34 @@ def test_names_that_differ_only_in_case_stop_the_upgrade_and_change_nothing(new_
     connection = connect(old)
     with connection.cursor() as cursor:
         cursor.execute("UPDATE users SET username = 'alice_2', email = NULL WHERE id = 3")
+    connection.close()
+    goose_up(old)
+    assert applied_version(old) == LATEST
+
+
+def test_sids_that_differ_only_in_case_stop_their_migration_and_change_nothing(new_database):
+    old = new_database()
+    apply_old_db_init(old, BEFORE_CASE_RULE)
+    add_customers_and_orders(old, usernames=("alice", "bob"))
+    connection = connect(old)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE users SET sid = 'S1' WHERE username = 'alice'")
+        cursor.execute("UPDATE users SET sid = 's1' WHERE username = 'bob'")
+    connection.close()
+
+    answer = goose(old)
+
+    assert answer.returncode != 0
+    out = answer.stderr + answer.stdout
+    assert "00008_case_insensitive_sid.sql" in out
+    assert "sid 'S1' (user 1), 's1' (user 2)" in out and "Nothing was changed" in out
+    assert applied_version(old) == 7
+    before = shape(old), data(old)
+    assert goose(old).returncode != 0 and (shape(old), data(old)) == before
+
+    connection = connect(old)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE users SET sid = '12210002' WHERE username = 'bob'")
     connection.close()
     goose_up(old)
     assert applied_version(old) == LATEST

@@ -152,6 +152,8 @@ func TestUsers(t *testing.T) {
 		{name: "create deactivated user's username", want: codes.AlreadyExists, detail: "username", do: create("1", gone.GetUsername(), nil, "dave-password")},
 		{name: "create taken username in other case", want: codes.AlreadyExists, detail: `username "ALICE_` + n + `" is already taken`, do: create("2", "ALICE_"+n, nil, "dave-password")},
 		{name: "create taken email in other case", want: codes.AlreadyExists, detail: "email", do: create("2", "dave", proto.String("Alice"+n+"@EXAMPLE.com"), "dave-password")},
+		{name: "create taken sid in other case", want: codes.AlreadyExists, detail: `sid "a` + n + `" is already taken`, do: create("a"+n, "dave", nil, "dave-password")},
+		{name: "create sid of fullwidth digits", want: codes.InvalidArgument, detail: "sid", do: create("\uff11\uff12\uff13", "dave", nil, "dave-password")},
 
 		{name: "get", do: func(ctx context.Context) (proto.Message, error) {
 			return s.users.GetUser(ctx, &dbv1.GetUserRequest{Id: alice.GetUser().GetId()})

@@ -223,7 +223,7 @@ func taken(err error, sid, username string, email *string) error {
 	switch pgErr.ConstraintName {
 	case "users_username_key", "users_username_lower_key":
 		return refuse(Taken, "username %q is already taken", username)
-	case "users_sid_key":
+	case "users_sid_key", "users_sid_lower_key":
 		return refuse(Taken, "sid %q is already taken", sid)
 	case "users_email_key", "users_email_lower_key":
 		return refuse(Taken, "email %q is already taken", deref(email))

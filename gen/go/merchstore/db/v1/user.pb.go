@@ -673,9 +673,9 @@ const file_merchstore_db_v1_user_proto_rawDesc = "" +
 	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n" +
 	"\x06active\x18\x06 \x01(\bR\x06active\x12/\n" +
 	"\x13credentials_version\x18\a \x01(\x05R\x12credentialsVersionB\b\n" +
-	"\x06_email\"\xe6\x02\n" +
-	"\x11CreateUserRequest\x125\n" +
-	"\x03sid\x18\x01 \x01(\tB#\xbaH r\x1e\x10\x01\x18\x0f2\x18^[^\\x00-\\x1F\\x7F-\\x9F]*$R\x03sid\x128\n" +
+	"\x06_email\"\xdc\x02\n" +
+	"\x11CreateUserRequest\x12+\n" +
+	"\x03sid\x18\x01 \x01(\tB\x19\xbaH\x16r\x14\x10\x01\x18\x0f2\x0e^[A-Za-z0-9]+$R\x03sid\x128\n" +
 	"\busername\x18\x02 \x01(\tB\x1c\xbaH\x19r\x17\x10\x03\x1822\x11^[A-Za-z0-9_.-]+$R\busername\x12\xad\x01\n" +
 	"\x05email\x18\x03 \x01(\tB\x91\x01\xbaH\x8d\x01r\x8a\x01\x18\xff\x012\x84\x01^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$H\x00R\x05email\x88\x01\x01\x12&\n" +
 	"\bpassword\x18\x04 \x01(\tB\n" +
