@@ -8,7 +8,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GO_MODULES := gen/go serving dbsvc-go logsvc-go report/wire/gowire
 
 .PHONY: help up down status restart logs test unit lint go-test py-test smoke quick-drills generate tools bench drills report \
-	compose-up compose-down compose-status compose-test compose-drills compose-plugins
+	compose-up compose-down compose-status compose-test compose-drills compose-plugins postman postman-generate
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -48,6 +48,7 @@ test: ## every linter and test: unit, then (store started if needed) go test, py
 	$(call stage,go-test)
 	$(call stage,py-test)
 	$(call stage,smoke)
+	$(call stage,postman)
 	$(call stage,quick-drills)
 	$(call stage,compose-test)
 	$(call stage,compose-drills)
@@ -126,6 +127,22 @@ smoke: ## scripts/smoke.sh: every operation with curl
 	@echo "==> smoke test"
 	@$(STACK) run scripts/smoke.sh
 
+# Newman (Postman's command line) from npm, pinned by postman/package-lock.json.
+NEWMAN := postman/node_modules/.bin/newman
+$(NEWMAN): postman/package-lock.json
+	cd postman && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+postman: $(NEWMAN) ## Newman runs the Postman collections of postman/ against the running store
+	@echo "==> postman (newman)"
+	@$(STACK) run sh -c 'for c in customer-path store; do \
+	  $(NEWMAN) run postman/$$c.postman_collection.json -e postman/local.postman_environment.json \
+	    --env-var baseUrl=http://127.0.0.1:$$NGINX_PORT --color off || exit 1; done'
+
+# After a change to api-python/openapi.yaml: the collection generated from it.
+postman-generate: $(NEWMAN) ## regenerate postman/store.postman_collection.json from the OpenAPI file
+	cd postman && npm run --silent generate
+
 # bench's tools: Debian's wrk, ghz from the Go module proxy, bench/requirements.txt in .venv.
 GHZ_VERSION := v0.121.0
 BENCH_STAMP := .state/stamps/bench-$(shell sha256sum bench/requirements.txt | cut -c1-16)
@@ -168,7 +185,7 @@ compose-down: ## docker compose down (ARGS=-v also removes the data volumes)
 compose-status: ## docker compose ps and the published addresses
 	@deploy/compose/stack status
 
-compose-test: $(VENV)/bin/python ## compose on ports of its own: the end-to-end suites, its own checks and smoke.sh, then down -v
+compose-test: $(VENV)/bin/python $(NEWMAN) ## compose on ports of its own: the end-to-end suites, its own checks and smoke.sh, then down -v
 	@echo "==> compose test"
 	@deploy/compose/stack test
 
