@@ -43,9 +43,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     spec = Spec()
     running = services.Services.start(settings)
-    services.install(running)
 
     app = Flask(__name__, static_folder=None)
+    app.extensions[services.EXTENSION] = running
     app.json = OrjsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     problems.install(app)

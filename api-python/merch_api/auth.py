@@ -15,7 +15,7 @@ import grpc
 import jwt
 from merchstore.db.v1 import user_pb2
 
-from merch_api import services
+from merch_api.handlers import call_db, running
 from merch_api.problems import unauthorized
 
 _ALGORITHM = "HS256"
@@ -24,7 +24,7 @@ _SEND_A_TOKEN = "send Authorization: Bearer <access_token from POST /auth/login>
 
 
 def issue_token(user) -> dict:
-    settings = services.current().settings
+    settings = running().settings
     now = int(time.time())
     claims = {
         "sub": str(user.id),
@@ -62,7 +62,7 @@ class Token:
 def verified_token(authorization: str | None) -> Token:
     """The request's bearer token, its signature and expiry checked; a 401 problem when
     there is none, or it is forged or expired."""
-    settings = services.current().settings
+    settings = running().settings
     try:
         claims = jwt.decode(
             bearer_token(authorization),
@@ -77,13 +77,11 @@ def verified_token(authorization: str | None) -> Token:
         raise unauthorized(f"the access token is not valid; {_LOG_IN_AGAIN}") from None
 
 
-def authenticated_user(token: Token, call_db):
+def authenticated_user(token: Token):
     """The token's user, read from the DB service; a 401 problem when the token is
-    revoked. call_db(rpc, request) calls the DB service."""
+    revoked."""
     try:
-        user = call_db(
-            services.current().db.users.GetUser, user_pb2.GetUserRequest(id=token.user_id)
-        ).user
+        user = call_db(running().db.users.GetUser, user_pb2.GetUserRequest(id=token.user_id)).user
     except grpc.RpcError as error:
         if error.code() is not grpc.StatusCode.NOT_FOUND:
             raise

@@ -17,6 +17,8 @@ from pathlib import Path
 import jsonschema_rs
 import yaml
 
+from merch_api.problems import bad_request
+
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 
 JSON = "application/json"
@@ -27,16 +29,6 @@ _DOCUMENTATION_ONLY = {"example", "nullable", "readOnly", "writeOnly", "xml", "e
 # Ten digits is as long as a 32-bit id gets; the schema then checks the range.
 _CANONICAL_INTEGER = re.compile(r"^(0|[1-9][0-9]{0,9})$")
 _TEMPLATE_PARAMETER = re.compile(r"\{([^}/]+)\}")
-
-
-class RequestRejected(Exception):
-    """A request that does not match the OpenAPI file; `status` is 400 or 415 and
-    `detail` says what to change, without echoing any value the client sent."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -72,7 +64,10 @@ class Operation:
     operation_id: str
     method: str  # upper case
     path: str  # the OpenAPI template, e.g. /orders/{id}
-    needs_token: bool
+    # What the operation needs of its caller, as its `x-caller` says: None (no token),
+    # "token" (a verified bearer token; the operation's own RPC checks it is not revoked)
+    # or "user" (the token's user, read from the DB service and checked before the handler).
+    caller: str | None
     path_parameters: tuple[PathParameter, ...]
     query_parameters: frozenset[str]
     header_parameters: tuple[HeaderParameter, ...]
@@ -100,23 +95,21 @@ class Operation:
             value = raw[parameter.name]
             if parameter.is_integer:
                 if not _CANONICAL_INTEGER.match(value):
-                    raise RequestRejected(
-                        400,
+                    raise bad_request(
                         f"path parameter '{parameter.name}' must be an integer written in plain "
                         "decimal digits without a sign or leading zeros, e.g. 42",
                     )
                 value = int(value)
             problem = first_problem(parameter.schema, value)
             if problem:
-                raise RequestRejected(400, f"path parameter '{parameter.name}' {problem}")
+                raise bad_request(f"path parameter '{parameter.name}' {problem}")
             values[parameter.name] = value
         return values
 
     def check_query(self, names) -> None:
         unknown = sorted(set(names) - self.query_parameters)
         if unknown:
-            raise RequestRejected(
-                400,
+            raise bad_request(
                 f"{self.method} {self.path} takes no query parameter "
                 f"{', '.join(repr(escape(n)) for n in unknown)}; leave it out",
             )
@@ -128,18 +121,18 @@ class Operation:
             value = headers.get(parameter.name)
             if value is None:
                 if parameter.required:
-                    raise RequestRejected(400, f"the header '{parameter.name}' is required")
+                    raise bad_request(f"the header '{parameter.name}' is required")
             else:
                 problem = first_problem(parameter.schema, value)
                 if problem:
-                    raise RequestRejected(400, f"header '{parameter.name}' {problem}")
+                    raise bad_request(f"header '{parameter.name}' {problem}")
             values[parameter.argument] = value
         return values
 
     def check_body(self, body) -> None:
         problem = first_problem(self.body_schema, body, where="request body")
         if problem:
-            raise RequestRejected(400, problem)
+            raise bad_request(problem)
 
 
 def first_problem(schema: Schema, value, where: str = "") -> str | None:
@@ -252,7 +245,7 @@ class Spec:
                     operation_id=operation["operationId"],
                     method=method.upper(),
                     path=path,
-                    needs_token=bool(operation.get("security", default_security)),
+                    caller=_caller(operation, default_security),
                     path_parameters=tuple(
                         PathParameter(
                             name=p["name"],
@@ -278,6 +271,24 @@ class Spec:
                     body_required=bool(body and body.get("required")),
                     responses=operation["responses"],
                 )
+
+
+_CALLERS = {"token", "user"}
+
+
+def _caller(operation: dict, default_security: list) -> str | None:
+    """The operation's `x-caller`: required with a bearer token, refused without one."""
+    caller = operation.get("x-caller")
+    if operation.get("security", default_security):
+        if caller not in _CALLERS:
+            raise ValueError(
+                f"operation {operation['operationId']} takes a bearer token: give it "
+                f"x-caller {' or '.join(sorted(_CALLERS))}, not {caller!r}"
+            )
+        return caller
+    if caller is not None:
+        raise ValueError(f"operation {operation['operationId']} takes no token: drop x-caller")
+    return None
 
 
 def json_schema(schema):

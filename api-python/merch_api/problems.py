@@ -4,14 +4,13 @@ DB service errors and bugs."""
 
 import logging
 import math
+from http import HTTPStatus
 
 import grpc
 from flask import Response, current_app, request
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
-
-from merch_api.openapi import RequestRejected
 
 log = logging.getLogger(__name__)
 
@@ -34,22 +33,6 @@ _HTTP_STATUS = {
     # (RST_STREAM, seen with PostgreSQL paused). To the client that is a timeout.
     grpc.StatusCode.CANCELLED: 504,
     grpc.StatusCode.RESOURCE_EXHAUSTED: 503,
-}
-
-_TITLE = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    409: "Conflict",
-    413: "Content Too Large",
-    415: "Unsupported Media Type",
-    422: "Unprocessable Content",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
 }
 
 
@@ -107,7 +90,7 @@ def unprocessable(type: str, detail: str) -> Problem:
 def response(
     status: int, detail: str, headers: dict | None = None, type: str = "about:blank"
 ) -> Response:
-    body = {"type": type, "title": _TITLE[status], "status": status, "detail": detail}
+    body = {"type": type, "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
     answer = current_app.json.response(body)
     answer.status_code = status
     answer.mimetype = PROBLEM
@@ -117,10 +100,6 @@ def response(
 
 def from_problem(problem: Problem) -> Response:
     return response(problem.status, problem.detail, problem.headers, problem.type)
-
-
-def from_rejected(rejected: RequestRejected) -> Response:
-    return response(rejected.status, rejected.detail)
 
 
 def from_http_exception(error: HTTPException) -> Response:
@@ -134,8 +113,8 @@ def from_http_exception(error: HTTPException) -> Response:
         return response(404, "no resource has this path; /ui/ lists the API's operations")
     if error.code == 413:
         return response(413, "the request body is too large; every body of this API is small")
-    if error.code in _TITLE and error.code < 500:
-        return response(error.code, error.description or _TITLE[error.code])
+    if error.code is not None and error.code < 500:
+        return response(error.code, error.description or HTTPStatus(error.code).phrase)
     log.error("unexpected HTTP error on %s %s: %s", request.method, request.path, error)
     return response(500, _UNEXPECTED)
 
@@ -189,7 +168,6 @@ def from_unexpected(error: Exception) -> Response:
 
 def install(app) -> None:
     app.register_error_handler(Problem, from_problem)
-    app.register_error_handler(RequestRejected, from_rejected)
     app.register_error_handler(HTTPException, from_http_exception)
     app.register_error_handler(grpc.RpcError, from_rpc_error)
     app.register_error_handler(Exception, from_unexpected)

@@ -1,14 +1,13 @@
 """Serves each operation of the OpenAPI file: its URL rule, the bearer check, the path,
 query and body checks compiled from the file, then the operation's handler."""
 
-import inspect
-
 import orjson
 from flask import Flask, g, request
 
 from merch_api.auth import authenticated_user, verified_token
-from merch_api.handlers import call_db, meta, orders, products, users
-from merch_api.openapi import JSON, Operation, RequestRejected, Spec
+from merch_api.handlers import meta, orders, products, users
+from merch_api.openapi import JSON, Operation, Spec
+from merch_api.problems import Problem, bad_request
 from merch_api.request_context import USER_ID_KEY
 
 # operationId (the contract's operation names) -> handler. The names in the file are the
@@ -58,21 +57,18 @@ def add_operations(app: Flask, spec: Spec) -> None:
 
 
 def _view(operation: Operation, handler):
-    # A handler that takes `token` passes it to a DB service call that checks it is not
-    # revoked; one that takes `user` gets the user, read and checked here.
-    wants_token = "token" in inspect.signature(handler).parameters
-
     def view(**raw_path):
         arguments = {}
         # The bearer check first, as the security scheme says: without a valid token
-        # nothing else about the request is worth an answer.
-        if operation.needs_token:
+        # nothing else about the request is worth an answer. What the handler is given
+        # of its caller is the file's x-caller: the token, or the user read with it.
+        if operation.caller is not None:
             token = verified_token(request.headers.get("Authorization"))
             request.environ[USER_ID_KEY] = token.user_id
-            if wants_token:
+            if operation.caller == "token":
                 arguments["token"] = token  # the handler's RPC checks it is not revoked
             else:
-                arguments["user"] = authenticated_user(token, call_db)
+                arguments["user"] = authenticated_user(token)
         g.path_values = operation.parse_path(raw_path)
         arguments.update(g.path_values)
         operation.check_query(request.args.keys())
@@ -93,21 +89,18 @@ def _json_body(operation: Operation):
         if operation.body_required:
             fields = operation.body_schema.document.get("required")
             wanted = f"a JSON body with {', '.join(fields)}" if fields else "a JSON body"
-            raise RequestRejected(
-                400,
+            raise bad_request(
                 f"this operation needs {wanted}; send it with Content-Type: application/json",
             )
         return None
     # werkzeug lowercases the media type and sets its parameters (charset) apart.
     if request.mimetype != JSON:
-        raise RequestRejected(
-            415, "the request body must be JSON sent with Content-Type: application/json"
-        )
+        raise Problem(415, "the request body must be JSON sent with Content-Type: application/json")
     try:
         # orjson refuses what is not UTF-8, numbers too large for a double (thousands
         # of digits) and nesting deeper than 1024, each with a JSONDecodeError.
         return orjson.loads(data)
     except orjson.JSONDecodeError as error:
-        raise RequestRejected(
-            400, f"the request body is not valid UTF-8 JSON ({error.msg}); fix it and send it again"
+        raise bad_request(
+            f"the request body is not valid UTF-8 JSON ({error.msg}); fix it and send it again"
         ) from None

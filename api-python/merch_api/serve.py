@@ -49,9 +49,7 @@ def _serve_worker(*args, **kwargs) -> None:
         # gRPC and protobuf, which saves a replica about 20 MiB.
         from merch_api import services
 
-        running = services.installed()
-        if running is not None:
-            running.close()
+        services.close_all()
         from merch_api import metrics
 
         if metrics.enabled():

@@ -1,7 +1,8 @@
 """The per-process connections to the services behind the API.
 
 Built once per worker process by create_app() (after granian forks: gRPC channels and
-threads do not survive fork) and reached from handlers with current().
+threads do not survive fork) and kept on the Flask app, `app.extensions[EXTENSION]`,
+where handlers reach them through Flask's current_app (merch_api.handlers.running()).
 """
 
 import json
@@ -15,6 +16,7 @@ from merch_api.config import Settings
 from merch_api.log_shipper import LogShipper
 
 _DB = "merchstore.db.v1."
+EXTENSION = "merch_api"
 
 # DBSVC_ADDR is a gRPC target: one address, a list (`ipv4:127.0.0.1:50051,127.0.0.1:50061`)
 # or a name that resolves to several (`dns:///dbsvc-headless:50051` on Kubernetes). The
@@ -83,12 +85,14 @@ class Services:
     def start(cls, settings: Settings) -> "Services":
         shipper = LogShipper(settings.logsvc_addr, instance=settings.instance, service="api")
         shipper.start()
-        return cls(
+        started = cls(
             settings=settings,
             db=DbService(settings.dbsvc_addr, settings.grpc_deadline_seconds),
             log_shipper=shipper,
             logsvc_channel=grpc.insecure_channel(settings.logsvc_addr),
         )
+        _to_close.append(started)
+        return started
 
     def close(self) -> None:
         """Sends what the log shipper holds, then closes the channels. The WSGI server
@@ -115,20 +119,12 @@ class Services:
         return checks
 
 
-_current: Services | None = None
+# What this worker process started, for the WSGI server to close when the worker stops
+# (merch_api.serve). Only that: code finds the services on its app.
+_to_close: list[Services] = []
 
 
-def install(services: Services) -> None:
-    global _current
-    _current = services
-
-
-def installed() -> Services | None:
-    """This process's services, or None before create_app() ran."""
-    return _current
-
-
-def current() -> Services:
-    if _current is None:
-        raise RuntimeError("merch_api.services.install() was not called; use create_app()")
-    return _current
+def close_all() -> None:
+    """Closes every Services this process started, the last first."""
+    while _to_close:
+        _to_close.pop().close()

@@ -51,7 +51,7 @@ def test_readyz_says_when_the_log_shipper_thread_is_dead(app):
     client = app.test_client()
     assert client.get("/readyz").status_code == 200
 
-    services.current().log_shipper.close(timeout=0)
+    app.extensions[services.EXTENSION].log_shipper.close(timeout=0)
     answer = client.get("/readyz")
     assert answer.status_code == 503
     assert answer.headers["Content-Type"].startswith("application/problem+json")

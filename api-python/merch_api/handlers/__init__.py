@@ -3,14 +3,18 @@ handler). A handler takes its path
 parameters by name, `body` (the validated JSON body) and `user` (the token's user) as
 the operation has them, and returns the JSON body, or (body, status, headers)."""
 
-from flask import request
+from flask import current_app, request
 
-from merch_api import services
-from merch_api.services import DbService
+from merch_api.services import EXTENSION, DbService, Services
+
+
+def running() -> Services:
+    """The services of the app that serves this request."""
+    return current_app.extensions[EXTENSION]
 
 
 def db() -> DbService:
-    return services.current().db
+    return running().db
 
 
 def call_db(rpc, rpc_request):

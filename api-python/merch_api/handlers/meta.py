@@ -1,4 +1,4 @@
-from merch_api import services
+from merch_api.handlers import running
 from merch_api.problems import unavailable
 
 
@@ -11,10 +11,10 @@ def liveness():
 
 
 def readiness():
-    running = services.current()
-    checks = running.health()
+    services = running()
+    checks = services.health()
     failing = [name for name, status in checks.items() if status != "SERVING"]
     if failing:
         detail = ", ".join(f"{name} is {checks[name]}" for name in failing)
         raise unavailable(f"not ready: {detail}; `make status` shows which process is down")
-    return {"status": "ok", "checks": checks, "log_shipper": running.log_shipper.stats()}
+    return {"status": "ok", "checks": checks, "log_shipper": services.log_shipper.stats()}

@@ -1,8 +1,12 @@
 """openapi.yaml compiled into what serves each request: its operations, the canonical
 path integers, and error details that name the field and the rule, never the value."""
 
+import copy
+
 import pytest
-from merch_api.openapi import RequestRejected, Spec, compile_schema, first_problem, json_schema
+import yaml
+from merch_api.openapi import Spec, compile_schema, first_problem, json_schema
+from merch_api.problems import Problem
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +37,40 @@ def test_the_file_compiles_into_the_contracts_operations(spec):
 
 
 def test_which_operations_need_a_token(spec):
-    public = {(o.method, o.path) for o in spec.operations if not o.needs_token}
+    public = {(o.method, o.path) for o in spec.operations if o.caller is None}
     assert public == {
         ("GET", "/"), ("GET", "/products"), ("GET", "/products/{id}"), ("POST", "/users"),
         ("POST", "/auth/login"), ("GET", "/healthz"), ("GET", "/readyz"),
     }  # fmt: skip
+
+
+def test_what_each_operation_needs_of_its_caller_is_the_files_x_caller(operation):
+    assert operation("placeOrder").caller == operation("cancelOrder").caller == "token"
+    assert operation("getUser").caller == operation("listMyOrders").caller == "user"
+    assert operation("register").caller is None
+
+
+@pytest.mark.parametrize(
+    ("security", "caller", "words"),
+    [
+        ([{"bearerAuth": []}], None, "give it x-caller token or user"),
+        ([{"bearerAuth": []}], "admin", "give it x-caller token or user"),
+        ([], "user", "takes no token: drop x-caller"),
+    ],
+)
+def test_a_file_whose_x_caller_does_not_fit_its_security_is_refused(
+    spec, tmp_path, security, caller, words
+):
+    document = copy.deepcopy(spec.document)
+    operation = document["paths"]["/orders"]["get"]
+    operation["security"] = security
+    operation.pop("x-caller")
+    if caller:
+        operation["x-caller"] = caller
+    path = tmp_path / "openapi.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(ValueError, match=words):
+        Spec(path)
 
 
 def test_flask_rules_and_no_store(operation):
@@ -47,14 +80,14 @@ def test_flask_rules_and_no_store(operation):
 
 @pytest.mark.parametrize("raw", ["07", "+7", "7.0", "0x7", "", " 7", "12345678901"])
 def test_a_path_integer_has_one_spelling(operation, raw):
-    with pytest.raises(RequestRejected) as rejected:
+    with pytest.raises(Problem) as rejected:
         operation("getProduct").parse_path({"id": raw})
     assert rejected.value.status == 400 and "'id'" in rejected.value.detail
 
 
 @pytest.mark.parametrize("raw", ["0", "2147483648"])
 def test_a_path_integer_must_be_a_positive_int32(operation, raw):
-    with pytest.raises(RequestRejected, match="path parameter 'id' must be at"):
+    with pytest.raises(Problem, match="path parameter 'id' must be at"):
         operation("getProduct").parse_path({"id": raw})
 
 
@@ -63,7 +96,7 @@ def test_a_good_path_integer_is_an_int(operation):
 
 
 def test_an_undeclared_query_parameter_is_named_escaped(operation):
-    with pytest.raises(RequestRejected) as rejected:
+    with pytest.raises(Problem) as rejected:
         operation("listProducts").check_query(["a\x1bb"])
     assert "takes no query parameter 'a\\" in rejected.value.detail
     assert "\x1b" not in rejected.value.detail  # the ESC itself never reaches a terminal
@@ -81,7 +114,7 @@ def test_an_undeclared_query_parameter_is_named_escaped(operation):
     ],
 )
 def test_a_bad_body_gets_a_detail_a_person_can_act_on(operation, body, words):
-    with pytest.raises(RequestRejected) as rejected:
+    with pytest.raises(Problem) as rejected:
         operation("placeOrder").check_body(body)
     assert words in rejected.value.detail
 
@@ -92,7 +125,7 @@ def test_a_rejected_password_is_never_in_the_detail(operation):
         {"sid": "1", "username": "valid_name", "password": secret},  # too short
         {"sid": "1", "username": "valid_name", "password": "x" * 129},
     ):
-        with pytest.raises(RequestRejected) as rejected:
+        with pytest.raises(Problem) as rejected:
             operation("register").check_body(body)
         assert "'password'" in rejected.value.detail
         assert secret not in rejected.value.detail and "xxx" not in rejected.value.detail
