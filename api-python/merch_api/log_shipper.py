@@ -134,6 +134,14 @@ class LogShipper:
                 "rejected": self._rejected,
             }
 
+    @property
+    def channel(self) -> grpc.Channel:
+        """The channel to the logging service, opened by start(): the worker's only one
+        (its health check goes down it too)."""
+        if self._channel is None:
+            raise RuntimeError("LogShipper.start() was not called")
+        return self._channel
+
     def is_alive(self) -> bool:
         """Whether the sender thread runs; if it died, entries only pile up."""
         return self._thread is not None and self._thread.is_alive()

@@ -79,7 +79,6 @@ class Services:
     settings: Settings
     db: DbService
     log_shipper: LogShipper
-    logsvc_channel: grpc.Channel
 
     @classmethod
     def start(cls, settings: Settings) -> "Services":
@@ -89,7 +88,6 @@ class Services:
             settings=settings,
             db=DbService(settings.dbsvc_addr, settings.grpc_deadline_seconds),
             log_shipper=shipper,
-            logsvc_channel=grpc.insecure_channel(settings.logsvc_addr),
         )
         _to_close.append(started)
         return started
@@ -99,7 +97,6 @@ class Services:
         calls it when a worker stops (merch_api.serve)."""
         self.log_shipper.close()
         self.db.channel.close()
-        self.logsvc_channel.close()
 
     def health(self) -> dict[str, str]:
         """The grpc.health.v1 status of each service the API needs, by name, and whether
@@ -107,7 +104,7 @@ class Services:
         checks = {
             "log_shipper": "SERVING" if self.log_shipper.is_alive() else "NOT_RUNNING (thread died)"
         }
-        for name, channel in (("dbsvc", self.db.channel), ("logsvc", self.logsvc_channel)):
+        for name, channel in (("dbsvc", self.db.channel), ("logsvc", self.log_shipper.channel)):
             stub = health_pb2_grpc.HealthStub(channel)
             try:
                 answer = stub.Check(
@@ -116,6 +113,8 @@ class Services:
                 checks[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
             except grpc.RpcError as error:
                 checks[name] = f"UNREACHABLE ({error.code().name})"
+            except ValueError:  # grpc's answer on a channel closed by the shutdown
+                checks[name] = "UNREACHABLE (channel closed)"
         return checks
 
 
