@@ -7,9 +7,8 @@ import subprocess
 import time
 
 import pytest
-import requests
 from deployment import compose
-from drills.support import Load, connect_db, summary, wait_until
+from drills.support import Load, connect_db, served_by, summary, wait_until
 
 
 def docker(command, service):
@@ -40,17 +39,6 @@ def restore():
         return all(line.endswith(" healthy") for line in states if line.strip())
 
     assert wait_until(all_healthy, timeout=180, interval=1) is not None, "not healthy again"
-
-
-def served_by(base_url, name, timeout):
-    def answered_by_it():
-        try:
-            r = requests.get(f"{base_url}/healthz", timeout=2)
-        except requests.RequestException:
-            return False
-        return r.status_code == 200 and r.headers.get("X-Served-By") == name
-
-    return wait_until(answered_by_it, timeout, interval=0.1)
 
 
 def orders_in_database(ids):

@@ -106,6 +106,19 @@ def wait_until(condition, timeout, interval=0.1):
     return None
 
 
+def served_by(base_url, name, timeout):
+    """Seconds until NGINX hands a request to replica `name` again, or None."""
+
+    def answered_by_it():
+        try:
+            r = requests.get(f"{base_url}/products", timeout=2)
+        except requests.RequestException:
+            return False
+        return r.status_code == 200 and r.headers.get("X-Served-By") == name
+
+    return wait_until(answered_by_it, timeout, interval=0.05)
+
+
 @dataclass
 class Answer:
     t: float  # time.monotonic() when the answer came

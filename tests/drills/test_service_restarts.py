@@ -5,20 +5,15 @@ while customers browse and order: the store keeps answering or fails clearly
 import time
 
 import requests
-from drills.support import DB_SERVICES, NGINX_HINT, Bystanders, Load, summary, wait_until
-
-
-def _served_by(base_url, name, timeout):
-    """Seconds until NGINX hands a request to replica `name` again."""
-
-    def answered_by_it():
-        try:
-            r = requests.get(f"{base_url}/products", timeout=2)
-        except requests.RequestException:
-            return False
-        return r.status_code == 200 and r.headers.get("X-Served-By") == name
-
-    return wait_until(answered_by_it, timeout, interval=0.05)
+from drills.support import (
+    DB_SERVICES,
+    NGINX_HINT,
+    Bystanders,
+    Load,
+    served_by,
+    summary,
+    wait_until,
+)
 
 
 def test_dbsvc_restart_under_load(stack, base_url, tokens):
@@ -84,7 +79,7 @@ def test_api_replica_killed_under_load(stack, base_url, tokens):
         time.sleep(1.5)
         killed_at = time.monotonic()
         old_pid = stack.kill("api-1")
-        back = _served_by(base_url, "api-1", timeout=40)
+        back = served_by(base_url, "api-1", timeout=40)
         time.sleep(0.5)
     new_pid = stack.pid("api-1")
     failed = [a for a in load.answers if a.status not in (200, 201)]
