@@ -22,7 +22,8 @@ type Server struct {
 	GRPC   *grpc.Server
 	Health *health.Server
 
-	metrics *Metrics
+	metrics     *Metrics
+	healthNames []string // what Follow sets
 }
 
 // Clients find new replicas only when they resolve the service's name again,
@@ -55,7 +56,7 @@ func NewServer(m *Metrics, healthNames []string, opts ...grpc.ServerOption) *Ser
 		MaxConnectionAge:      maxConnectionAge,
 		MaxConnectionAgeGrace: maxConnectionAgeGrace,
 	}))
-	s := &Server{GRPC: grpc.NewServer(serverOpts...), Health: health.NewServer(), metrics: m}
+	s := &Server{GRPC: grpc.NewServer(serverOpts...), Health: health.NewServer(), metrics: m, healthNames: healthNames}
 	for _, name := range healthNames {
 		s.Health.SetServingStatus(name, healthpb.HealthCheckResponse_NOT_SERVING)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sustech-merch/store/serving"
 )
 
 // Config is everything the DB service can be told from outside.
@@ -68,15 +70,16 @@ type Config struct {
 
 // Load reads the environment; getenv is os.Getenv outside of tests.
 func Load(getenv func(string) string) (Config, error) {
+	env := serving.Env(getenv)
 	cfg := Config{
-		ListenAddr:       or(getenv("DBSVC_LISTEN_ADDR"), ":50051"),
-		Instance:         or(getenv("INSTANCE_NAME"), "db-1"),
-		LogsvcAddr:       or(getenv("LOGSVC_ADDR"), "127.0.0.1:50052"),
-		PostgresHost:     or(getenv("POSTGRES_HOST"), "127.0.0.1"),
+		ListenAddr:       env.String("DBSVC_LISTEN_ADDR", ":50051"),
+		Instance:         env.String("INSTANCE_NAME", "db-1"),
+		LogsvcAddr:       env.String("LOGSVC_ADDR", "127.0.0.1:50052"),
+		PostgresHost:     env.String("POSTGRES_HOST", "127.0.0.1"),
 		PostgresUser:     getenv("POSTGRES_USER"),
 		PostgresPassword: getenv("POSTGRES_PASSWORD"),
-		PostgresDB:       or(getenv("POSTGRES_DB"), "goodsstore"),
-		PostgresSSLMode:  or(getenv("POSTGRES_SSLMODE"), "disable"),
+		PostgresDB:       env.String("POSTGRES_DB", "goodsstore"),
+		PostgresSSLMode:  env.String("POSTGRES_SSLMODE", "disable"),
 	}
 	cfg.MetricsListenAddr = getenv("DBSVC_METRICS_LISTEN_ADDR")
 	if cfg.PostgresUser == "" {
@@ -91,22 +94,22 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("POSTGRES_SSLMODE=%q is not a libpq sslmode; use disable, prefer, require, verify-ca or verify-full", cfg.PostgresSSLMode)
 	}
 	var err error
-	if cfg.PostgresPort, err = integer(getenv, "POSTGRES_PORT", 5432, 1, 65535); err != nil {
+	if cfg.PostgresPort, err = env.Int("POSTGRES_PORT", 5432, 1, 65535); err != nil {
 		return Config{}, err
 	}
-	maxConns, err := integer(getenv, "DB_POOL_MAX_CONNS", 8, 1, 10000)
+	maxConns, err := env.Int("DB_POOL_MAX_CONNS", 8, 1, 10000)
 	if err != nil {
 		return Config{}, err
 	}
-	minConns, err := integer(getenv, "DB_POOL_MIN_CONNS", 2, 0, maxConns)
+	minConns, err := env.Int("DB_POOL_MIN_CONNS", 2, 0, maxConns)
 	if err != nil {
 		return Config{}, fmt.Errorf("%w (DB_POOL_MAX_CONNS is %d)", err, maxConns)
 	}
 	cfg.PoolMaxConns, cfg.PoolMinConns = int32(maxConns), int32(minConns)
-	if cfg.LoginMaxFailures, err = integer(getenv, "LOGIN_MAX_FAILURES", 5, 1, 1000); err != nil {
+	if cfg.LoginMaxFailures, err = env.Int("LOGIN_MAX_FAILURES", 5, 1, 1000); err != nil {
 		return Config{}, err
 	}
-	if cfg.LoginAccountMaxFailures, err = integer(getenv, "LOGIN_ACCOUNT_MAX_FAILURES", 20, 1, 100000); err != nil {
+	if cfg.LoginAccountMaxFailures, err = env.Int("LOGIN_ACCOUNT_MAX_FAILURES", 20, 1, 100000); err != nil {
 		return Config{}, err
 	}
 	durations := []struct {
@@ -125,7 +128,7 @@ func Load(getenv func(string) string) (Config, error) {
 		{&cfg.IdempotencyKeyRetention, "IDEMPOTENCY_KEY_RETENTION", 24 * time.Hour},
 	}
 	for _, d := range durations {
-		if *d.dst, err = duration(getenv, d.name, d.fallback); err != nil {
+		if *d.dst, err = env.Duration(d.name, d.fallback); err != nil {
 			return Config{}, err
 		}
 	}
@@ -174,35 +177,4 @@ func (c Config) PoolConfig() (*pgxpool.Config, error) {
 	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	pc.ConnConfig.RuntimeParams["application_name"] = "dbsvc " + c.Instance
 	return pc, nil
-}
-
-func or(value, fallback string) string {
-	if value == "" {
-		return fallback
-	}
-	return value
-}
-
-func integer(getenv func(string) string, name string, fallback, lo, hi int) (int, error) {
-	raw := getenv(name)
-	if raw == "" {
-		return fallback, nil
-	}
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < lo || n > hi {
-		return 0, fmt.Errorf("%s=%q is not an integer from %d to %d", name, raw, lo, hi)
-	}
-	return n, nil
-}
-
-func duration(getenv func(string) string, name string, fallback time.Duration) (time.Duration, error) {
-	raw := getenv(name)
-	if raw == "" {
-		return fallback, nil
-	}
-	d, err := time.ParseDuration(raw)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%s=%q is not a positive duration; use e.g. 5s or 500ms", name, raw)
-	}
-	return d, nil
 }

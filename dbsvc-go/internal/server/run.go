@@ -9,8 +9,6 @@ import (
 
 	"buf.build/go/protovalidate"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/sustech-merch/store/dbsvc/internal/logship"
 	"github.com/sustech-merch/store/dbsvc/internal/store"
@@ -70,44 +68,10 @@ func Run(ctx context.Context, lis net.Listener, st *store.Store, shipper *logshi
 	}
 	// Health starts NOT_SERVING (serving.NewServer) until PostgreSQL has answered.
 	return srv.Run(ctx, lis, logger, shutdown,
-		func(ctx context.Context) { watchDatabase(ctx, srv.Health, st.Ping, opts.HealthInterval, logger) },
+		func(ctx context.Context) {
+			srv.Follow(ctx, serving.Dependency{Name: "postgresql", Check: st.Ping, Interval: opts.HealthInterval}, logger)
+		},
 		func(ctx context.Context) { forgetOldRows(ctx, st, time.Minute, opts.IdempotencyKeyRetention, logger) })
-}
-
-// watchDatabase keeps the health status in step with whether PostgreSQL
-// answers, so that it recovers without a restart.
-func watchDatabase(ctx context.Context, hs *health.Server, ping func(context.Context) error, interval time.Duration, logger *slog.Logger) {
-	last := healthpb.HealthCheckResponse_UNKNOWN
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	for {
-		pingCtx, cancel := context.WithTimeout(ctx, interval)
-		err := ping(pingCtx)
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		now := healthpb.HealthCheckResponse_SERVING
-		if err != nil {
-			now = healthpb.HealthCheckResponse_NOT_SERVING
-		}
-		if now != last {
-			if err != nil {
-				logger.Warn("postgresql does not answer; health NOT_SERVING", "error", err)
-			} else {
-				logger.Info("postgresql answers; health SERVING")
-			}
-			for _, name := range healthServices {
-				hs.SetServingStatus(name, now)
-			}
-			last = now
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-	}
 }
 
 // forgetOldRows deletes, every interval, the login failures that no longer count

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/sustech-merch/store/serving"
 )
 
 // Config is everything the logging service can be told from outside.
@@ -28,13 +30,14 @@ type Config struct {
 
 // Load reads the environment; getenv is os.Getenv outside of tests.
 func Load(getenv func(string) string) (Config, error) {
+	env := serving.Env(getenv)
 	cfg := Config{
-		ListenAddr: or(getenv("LOGSVC_LISTEN_ADDR"), ":50052"),
-		Topic:      or(getenv("KAFKA_TOPIC"), "log-channel"),
-		Instance:   or(getenv("INSTANCE_NAME"), "log-1"),
+		ListenAddr: env.String("LOGSVC_LISTEN_ADDR", ":50052"),
+		Topic:      env.String("KAFKA_TOPIC", "log-channel"),
+		Instance:   env.String("INSTANCE_NAME", "log-1"),
 	}
 	cfg.MetricsListenAddr = getenv("LOGSVC_METRICS_LISTEN_ADDR")
-	for _, b := range strings.Split(or(getenv("KAFKA_BROKERS"), "127.0.0.1:9092"), ",") {
+	for _, b := range strings.Split(env.String("KAFKA_BROKERS", "127.0.0.1:9092"), ",") {
 		if b = strings.TrimSpace(b); b != "" {
 			cfg.Brokers = append(cfg.Brokers, b)
 		}
@@ -43,10 +46,10 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("KAFKA_BROKERS lists no broker; set it to host:port[,host:port...]")
 	}
 	var err error
-	if cfg.PublishTimeout, err = duration(getenv, "LOGSVC_PUBLISH_TIMEOUT", 5*time.Second); err != nil {
+	if cfg.PublishTimeout, err = env.Duration("LOGSVC_PUBLISH_TIMEOUT", 5*time.Second); err != nil {
 		return Config{}, err
 	}
-	if cfg.ShutdownTimeout, err = duration(getenv, "LOGSVC_SHUTDOWN_TIMEOUT", 8*time.Second); err != nil {
+	if cfg.ShutdownTimeout, err = env.Duration("LOGSVC_SHUTDOWN_TIMEOUT", 8*time.Second); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
@@ -54,22 +57,3 @@ func Load(getenv func(string) string) (Config, error) {
 
 // FromEnv is Load(os.Getenv).
 func FromEnv() (Config, error) { return Load(os.Getenv) }
-
-func or(value, fallback string) string {
-	if value == "" {
-		return fallback
-	}
-	return value
-}
-
-func duration(getenv func(string) string, name string, fallback time.Duration) (time.Duration, error) {
-	raw := getenv(name)
-	if raw == "" {
-		return fallback, nil
-	}
-	d, err := time.ParseDuration(raw)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%s=%q is not a positive duration; use e.g. 5s or 500ms", name, raw)
-	}
-	return d, nil
-}
