@@ -16,7 +16,7 @@ import jwt
 from merchstore.db.v1 import user_pb2
 
 from merch_api.handlers import call_db, running
-from merch_api.problems import unauthorized
+from merch_api.problems import TOKEN_REVOKED, unauthorized
 
 _ALGORITHM = "HS256"
 _LOG_IN_AGAIN = "log in again with POST /auth/login"
@@ -87,5 +87,5 @@ def authenticated_user(token: Token):
             raise
         user = None
     if user is None or not user.active or user.credentials_version != token.credentials_version:
-        raise unauthorized(f"the access token has been revoked; {_LOG_IN_AGAIN}")
+        raise unauthorized(TOKEN_REVOKED)
     return user

@@ -42,11 +42,16 @@ _HTTP_STATUS = {
 PASSWORD_TOO_GUESSABLE = "/openapi.yaml#/components/responses/PasswordTooGuessable"
 IDEMPOTENCY_KEY_REUSED = "/openapi.yaml#/components/responses/IdempotencyKeyReused"
 
+# What a client of a revoked token is told, whether the API or the DB service found it.
+TOKEN_REVOKED = "the access token has been revoked; log in again with POST /auth/login"
+
 # Refusals that one gRPC code does not tell apart, by their google.rpc.ErrorInfo reason.
 _REASON_PROBLEM = {
     # An Idempotency-Key sent again with another body (the IETF httpapi draft's 422).
     "IDEMPOTENCY_KEY_REUSED": (422, IDEMPOTENCY_KEY_REUSED),
 }
+# The DB service's refusals in its own words, and the REST words for them.
+_REASON_DETAIL = {"CREDENTIALS_REVOKED": TOKEN_REVOKED}
 
 # The order Allow lists methods in; werkzeug's own is a set's.
 _METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
@@ -140,6 +145,8 @@ def from_rpc_error(error: grpc.RpcError) -> Response:
             "DB service failed on %s %s: %s %s", request.method, request.path, code, error.details()
         )
         detail = _UNEXPECTED
+    elif error_info is not None and error_info.reason in _REASON_DETAIL:
+        detail = _REASON_DETAIL[error_info.reason]
     else:
         detail = error.details()
     if status == 401:

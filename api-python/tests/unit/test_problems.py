@@ -17,19 +17,23 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarg
 class FakeRpcError(grpc.RpcError):
     """What a failed call raises: code, details and the trailer with the rich status."""
 
-    def __init__(self, code, details, retry_seconds=None):
+    def __init__(self, code, details, retry_seconds=None, reason=None):
         self._code, self._details = code, details
         self._trailer = ()
+        rich_details = []
         if retry_seconds is not None:
-            detail = any_pb2.Any()
-            detail.Pack(
-                error_details_pb2.RetryInfo(
-                    retry_delay=duration_pb2.Duration(
-                        seconds=int(retry_seconds), nanos=int(retry_seconds % 1 * 1e9)
-                    )
-                )
+            delay = duration_pb2.Duration(
+                seconds=int(retry_seconds), nanos=int(retry_seconds % 1 * 1e9)
             )
-            rich = status_pb2.Status(code=code.value[0], message=details, details=[detail])
+            rich_details.append(error_details_pb2.RetryInfo(retry_delay=delay))
+        if reason is not None:
+            rich_details.append(error_details_pb2.ErrorInfo(reason=reason, domain="dbsvc"))
+        if rich_details:
+            packed = []
+            for message in rich_details:
+                packed.append(any_pb2.Any())
+                packed[-1].Pack(message)
+            rich = status_pb2.Status(code=code.value[0], message=details, details=packed)
             self._trailer = (("grpc-status-details-bin", rich.SerializeToString()),)
 
     def code(self):
@@ -154,3 +158,26 @@ def test_each_422_type_is_the_address_of_the_response_that_declares_it():
         if isinstance(operation, dict) and "422" in operation.get("responses", {})
     }
     assert declared == sent
+
+
+def test_the_db_services_own_words_become_the_rest_ones_by_reason(app):
+    """The DB service speaks of credentials versions; a REST client is told to log in."""
+    error = FakeRpcError(
+        grpc.StatusCode.UNAUTHENTICATED,
+        "the credentials version given is no longer the user's",
+        reason="CREDENTIALS_REVOKED",
+    )
+    answer = problems.from_rpc_error(error)
+    assert answer.status_code == 401 and answer.headers["WWW-Authenticate"].startswith("Bearer")
+    assert body(answer)["detail"] == problems.TOKEN_REVOKED
+
+
+def test_an_idempotency_key_reused_is_a_422_of_its_type(app):
+    error = FakeRpcError(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "key used for another order",
+        reason="IDEMPOTENCY_KEY_REUSED",
+    )
+    answer = problems.from_rpc_error(error)
+    assert answer.status_code == 422
+    assert body(answer)["type"] == problems.IDEMPOTENCY_KEY_REUSED

@@ -35,6 +35,10 @@ type Error struct {
 // ReasonIdempotencyKeyReused: an idempotency key sent again with another request.
 const ReasonIdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED"
 
+// ReasonCredentialsRevoked: a call made with credentials the user has since
+// changed (a new password) or given up (deactivation).
+const ReasonCredentialsRevoked = "CREDENTIALS_REVOKED"
+
 func (e *Error) Error() string { return e.Message }
 
 func refuse(kind Kind, format string, args ...any) *Error {
@@ -49,9 +53,14 @@ var ErrUnavailable = errors.New("database unreachable")
 // and a deactivated user, so that the answer does not tell them apart.
 var errBadCredentials = refuse(Unauthenticated, "username or password is incorrect")
 
-// errTokenRevoked answers a write whose token's credentials version is no
-// longer the user's.
-var errTokenRevoked = refuse(Unauthenticated, "the access token has been revoked; log in again with POST /auth/login")
+// errCredentialsRevoked answers a write whose credentials version is no longer
+// the user's. In the store's words: the caller (the API) tells its own client
+// what to do about it.
+var errCredentialsRevoked = &Error{
+	Kind:    Unauthenticated,
+	Message: "the credentials version given is no longer the user's: the password changed or the account was deactivated",
+	Reason:  ReasonCredentialsRevoked,
+}
 
 // errWrongCurrentPassword answers a change that needs the current password when
 // the one given is not it.

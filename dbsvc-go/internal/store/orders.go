@@ -153,7 +153,7 @@ func checkCaller(ctx context.Context, tx pgx.Tx, userID int32, credentialsVersio
 	case err != nil && !errors.Is(err, pgx.ErrNoRows):
 		return err
 	case credentialsVersion != nil && (err != nil || !active || version != *credentialsVersion):
-		return errTokenRevoked
+		return errCredentialsRevoked
 	case err != nil || !active:
 		return refuse(NotFound, "user %d does not exist or is deactivated", userID)
 	}
