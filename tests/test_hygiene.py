@@ -41,7 +41,7 @@ def test_every_answer_says_nosniff_nginxs_own_too(http, base_url):
     assert "X-Content-Type-Options: nosniff" in malformed
 
 
-def test_token_and_account_answers_are_not_cached(http, base_url, customer):
+def test_token_account_and_order_answers_are_not_cached(http, base_url, customer):
     def no_store(answer):
         assert answer.status_code < 300, answer.text
         return answer.headers.get("Cache-Control") == "no-store"
@@ -68,6 +68,11 @@ def test_token_and_account_answers_are_not_cached(http, base_url, customer):
         json={"sid": suffix, "username": f"u_{suffix}", "password": "long enough 1"},
     )
     assert no_store(register)
+    order = customer.request("POST", "/orders", json={"product_id": 2, "quantity": 1})
+    assert no_store(order)
+    assert no_store(customer.request("GET", "/orders"))
+    assert no_store(customer.request("GET", f"/orders/{order.json()['id']}"))
+    assert no_store(customer.request("DELETE", f"/orders/{order.json()['id']}"))
     assert not no_store(http.get(f"{base_url}/products"))
 
 

@@ -76,6 +76,8 @@ def test_a_file_whose_x_caller_does_not_fit_its_security_is_refused(
 def test_flask_rules_and_no_store(operation):
     assert operation("getOrder").flask_rule == "/orders/<id>"
     assert operation("login").no_store and not operation("listProducts").no_store
+    for orders in ("placeOrder", "listMyOrders", "getOrder", "cancelOrder"):
+        assert operation(orders).no_store, orders
 
 
 @pytest.mark.parametrize("raw", ["07", "+7", "7.0", "0x7", "", " 7", "12345678901"])
