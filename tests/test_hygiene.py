@@ -41,6 +41,23 @@ def test_every_answer_says_nosniff_nginxs_own_too(http, base_url):
     assert "X-Content-Type-Options: nosniff" in malformed
 
 
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        # A header longer than nginx reads: its own 494, answered as RFC 6585's 431.
+        (b"GET / HTTP/1.1\r\nHost: x\r\nCookie: " + b"a" * 20000 + b"\r\n\r\n", 431),
+        # A transfer coding nginx does not implement.
+        (b"POST /users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    ],
+    ids=["431", "501"],
+)
+def test_nginxs_own_refusals_are_problems_with_a_request_id(base_url, request_bytes, status):
+    answer = raw_request(base_url, request_bytes)
+    assert answer.startswith(f"HTTP/1.1 {status}"), answer[:200]
+    assert "Content-Type: application/problem+json" in answer
+    assert re.search(r"^X-Request-ID: [!-~]{1,128}\r$", answer, re.M), answer[:400]
+
+
 def test_token_account_and_order_answers_are_not_cached(http, base_url, customer):
     def no_store(answer):
         assert answer.status_code < 300, answer.text
