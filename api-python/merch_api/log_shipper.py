@@ -73,8 +73,8 @@ class LogShipper:
         self._call_timeout = call_timeout
         self._linger_seconds = linger_seconds
         # A deque, not a queue.Queue: appending takes no lock, and the sender polls
-        # instead of being woken by every entry (a thread switch per request, which cost
-        # the API a tenth of its CPU).
+        # instead of being woken by every entry, which would cost a thread switch per
+        # request (docs/api-serving.md, "Logging").
         self._queue: deque[log_pb2.LogEntry] = deque()
         self._lock = threading.Lock()
         self._sent = 0
