@@ -23,7 +23,8 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 class OrjsonProvider(JSONProvider):
-    """Flask's JSON through orjson, the faster encoder (docs/api-serving.md, "JSON")."""
+    """Flask's JSON through orjson, the faster encoder (docs/api-serving.md, "The candidates,
+    measured")."""
 
     def dumps(self, obj, **kwargs) -> str:
         return orjson.dumps(obj).decode()
