@@ -23,6 +23,13 @@ def compose(*args, timeout=300, check=True):
     return result
 
 
+def nginx_access_log():
+    """What NGINX wrote to its access log."""
+    if UNDER_COMPOSE:
+        return compose("logs", "--no-log-prefix", "nginx").stdout
+    return (ROOT / ".state/nginx/logs/access.log").read_text(encoding="utf-8", errors="replace")
+
+
 def api_logs():
     """{replica: what it wrote to its log (stdout and stderr)}."""
     if UNDER_COMPOSE:

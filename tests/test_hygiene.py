@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from checks import assert_problem
+from deployment import nginx_access_log
+from drills.support import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 SANE_ID = re.compile(r"^[!-~]{1,128}$")
@@ -39,6 +41,22 @@ def test_every_answer_says_nosniff_nginxs_own_too(http, base_url):
     assert malformed.startswith("HTTP/1.1 400")
     assert "Content-Type: application/problem+json" in malformed
     assert "X-Content-Type-Options: nosniff" in malformed
+
+
+def test_a_token_in_the_query_string_never_reaches_nginxs_log(http, base_url):
+    secret = f"eyJ{uuid.uuid4().hex}"
+    request_id = f"query-{uuid.uuid4().hex}"
+    answer = http.get(
+        f"{base_url}/products?access_token={secret}", headers={"X-Request-ID": request_id}
+    )
+    assert answer.status_code == 400  # no operation takes a query string
+
+    def logged():
+        return request_id in nginx_access_log()
+
+    assert wait_until(logged, timeout=10) is not None, "NGINX did not log the request"
+    line = next(line for line in nginx_access_log().splitlines() if request_id in line)
+    assert '"GET /products HTTP/1.1" 400' in line and secret not in line
 
 
 @pytest.mark.parametrize(
