@@ -12,8 +12,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from merch_api import metrics, problems, routes, services
 from merch_api.config import Settings
+from merch_api.observation import Observation
 from merch_api.openapi import Spec
-from merch_api.request_context import RequestContext
 
 # C0, DEL and C1: what no URL path of the API contains.
 _CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -57,13 +57,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     _add_docs(app, spec)
     # The client's address is the one NGINX appends to X-Forwarded-For: replicas are
     # reachable only through it (loopback locally, the internal network in compose).
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)
-    app.wsgi_app = RequestContext(
-        app.wsgi_app, instance=settings.instance, submit_log=running.log_shipper.submit
+    # Outermost, Observation times and records every answer, ProxyFix's too.
+    app.wsgi_app = Observation(
+        ProxyFix(app.wsgi_app, x_for=1),
+        instance=settings.instance,
+        submit_log=running.log_shipper.submit,
+        record_duration=(
+            metrics.instrument(app, spec, running.log_shipper) if metrics.enabled() else None
+        ),
     )
-    # Outermost: every answer counts, the ones RequestContext or ProxyFix make too.
-    if metrics.enabled():
-        app.wsgi_app = metrics.instrument(app, spec, running.log_shipper)
     return app
 
 

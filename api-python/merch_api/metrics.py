@@ -23,6 +23,7 @@ import time
 from flask import Flask, request
 from prometheus_client import Counter, Gauge, Histogram
 
+from merch_api.metrics_endpoint import workers_directory
 from merch_api.openapi import Spec
 
 # Set by merch_api.serve (from API_METRICS_PORT) before the workers start.
@@ -55,9 +56,10 @@ def enabled() -> bool:
     return bool(os.environ.get(DIR_VARIABLE))
 
 
-def instrument(app: Flask, spec: Spec, shipper) -> "RequestMetrics":
-    """Counts every request of app and copies shipper's counts; returns the WSGI
-    middleware to put outermost. Called in each worker, by create_app()."""
+def instrument(app: Flask, spec: Spec, shipper) -> "RequestDurations":
+    """Notes each request's route on app and copies shipper's counts; returns what
+    records a request's duration, for merch_api.observation. Called in each worker, by
+    create_app()."""
     # Each Flask rule's route label: the OpenAPI template of an operation, the rule in
     # OpenAPI's {name} form for the docs (/ui/{path}).
     templates = {operation.flask_rule: operation.path for operation in spec.operations}
@@ -66,27 +68,25 @@ def instrument(app: Flask, spec: Spec, shipper) -> "RequestMetrics":
         for rule in app.url_map.iter_rules()
     }
 
-    def note_route() -> None:
-        # Flask has matched the URL by now (url_rule is None for a 404 or 405).
+    # Teardown runs for every request Flask saw, also one a before_request function
+    # refused, once the URL is matched (url_rule is None for a 404 or 405).
+    @app.teardown_request
+    def note_route(_error) -> None:
         rule = request.url_rule
         if rule is not None:
             request.environ[ROUTE_KEY] = routes.get(rule.rule, UNMATCHED)
 
-    # The app's first before_request function: one that refuses a request (raises) stops
-    # the ones after it, and the route would be lost.
-    app.before_request_funcs.setdefault(None, []).insert(0, note_route)
+    _register_worker()
     global _shipper_metrics
     _shipper_metrics = ShipperMetrics(shipper)
     _shipper_metrics.start()
-    return RequestMetrics(app.wsgi_app)
+    return RequestDurations()
 
 
-class RequestMetrics:
-    """WSGI middleware: one observation per answer, timed from the first byte the app
-    sees to its last."""
+class RequestDurations:
+    """The histogram of answers, one observation per answer."""
 
-    def __init__(self, app) -> None:
-        self.app = app
+    def __init__(self) -> None:
         # registry=None: in multiprocess mode the main process reads the files; nothing
         # in the worker collects.
         self.duration = Histogram(
@@ -100,28 +100,23 @@ class RequestMetrics:
         # checks its arguments on every call; there are a few dozen such triples.
         self._children = {}
 
-    def __call__(self, environ, start_response):
-        started = time.perf_counter()
-        status = "500"  # what the server answers if the app fails before it does
+    def __call__(self, environ, status: int, seconds: float) -> None:
+        method = environ.get("REQUEST_METHOD", "")
+        key = (
+            method if method in _METHODS else "_OTHER",
+            environ.get(ROUTE_KEY, UNMATCHED),
+            str(status),
+        )
+        child = self._children.get(key)
+        if child is None:
+            child = self._children.setdefault(key, self.duration.labels(*key))
+        child.observe(seconds)
 
-        def noting_status(status_line, headers, exc_info=None):
-            nonlocal status
-            status = status_line[:3]
-            return start_response(status_line, headers, exc_info)
 
-        try:
-            return self.app(environ, noting_status)
-        finally:
-            method = environ.get("REQUEST_METHOD", "")
-            key = (
-                method if method in _METHODS else "_OTHER",
-                environ.get(ROUTE_KEY, UNMATCHED),
-                status,
-            )
-            child = self._children.get(key)
-            if child is None:
-                child = self._children.setdefault(key, self.duration.labels(*key))
-            child.observe(time.perf_counter() - started)
+def _register_worker() -> None:
+    directory = workers_directory()
+    directory.mkdir(exist_ok=True)
+    (directory / str(os.getpid())).touch()
 
 
 class ShipperMetrics:
@@ -190,3 +185,4 @@ def worker_stopped() -> None:
     if _shipper_metrics is not None:
         _shipper_metrics.sync()
     multiprocess.mark_process_dead(os.getpid())
+    (workers_directory() / str(os.getpid())).unlink(missing_ok=True)

@@ -6,9 +6,9 @@ from flask import Flask, g, request
 
 from merch_api.auth import authenticated_user, verified_token
 from merch_api.handlers import meta, orders, products, users
+from merch_api.observation import USER_ID_KEY
 from merch_api.openapi import JSON, Operation, Spec
 from merch_api.problems import Problem, bad_request
-from merch_api.request_context import USER_ID_KEY
 
 # operationId (the contract's operation names) -> handler. The names in the file are the
 # clients' (SDK method names); which Python function serves one is the server's business.

@@ -4,10 +4,10 @@
 
 granian was chosen by measurement (docs/api-serving.md): on this project's two cores it
 serves the same Flask app about 1.7 times as fast as gunicorn's sync or gthread workers,
-because it parses HTTP in Rust and holds the GIL only while the app runs. Its command line
-has no hook that runs in a worker as it stops, so this module starts granian through its
-Python API with a worker entry point that, once the worker has stopped serving, sends the
-log records still queued and closes the gRPC channels.
+because it parses HTTP in Rust and holds the GIL only while the app runs. granian has no
+hook that runs in a worker as it stops, so this module starts granian through its Python
+API with a worker entry point (merch_api.granian_worker) that, once the worker has
+stopped serving, sends the log records still queued and closes the gRPC channels.
 
 Settings (environment): API_HOST (0.0.0.0), API_PORT (5000), WEB_CONCURRENCY worker
 processes (1), API_THREADS threads per worker that run Flask (2), API_METRICS_PORT (unset:
@@ -24,6 +24,7 @@ from pathlib import Path
 from granian.constants import Interfaces
 from granian.server import Server
 
+from merch_api import granian_worker
 from merch_api.config import positive_int
 
 # How long a stopping worker may take to finish its requests and flush its log records.
@@ -43,7 +44,7 @@ def _serve_worker(*args, **kwargs) -> None:
     """A granian worker process: serves until granian stops it, then closes the app's
     services (what its log shipper holds reaches Kafka)."""
     try:
-        Server._spawn_wsgi_worker(*args, **kwargs)
+        granian_worker.serve_wsgi(*args, **kwargs)
     finally:
         # Imported here, in the worker: granian's main process then never loads Flask,
         # gRPC and protobuf, which saves a replica about 20 MiB.

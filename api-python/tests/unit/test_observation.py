@@ -1,11 +1,12 @@
-"""The middleware around every request: the request id, X-Served-By, and the request's one
-log entry; and what the log shipper fills in before an entry is queued."""
+"""The middleware around every request: the request id, X-Served-By, the request's one
+log entry and its one duration, timed once; and what the log shipper fills in before an
+entry is queued."""
 
 import re
 
 import pytest
 from merch_api.log_shipper import LogShipper
-from merch_api.request_context import USER_ID_KEY, RequestContext, request_id_of
+from merch_api.observation import USER_ID_KEY, Observation, request_id_of
 from merchstore.log.v1 import log_pb2
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -23,9 +24,10 @@ def test_anything_else_is_replaced_by_a_fresh_uuid(sent):
     assert request_id_of(sent) != made  # fresh each time
 
 
-def run(app, environ=None, user_id=None):
+def run(app, environ=None, user_id=None, durations=None):
     """Calls the middleware around app like a WSGI server; returns (status line, headers,
-    body, the submitted log entries)."""
+    body, the submitted log entries). durations, a list, gets what the middleware records
+    for the metrics."""
     entries, answered = [], {}
 
     def start_response(status, headers, exc_info=None):
@@ -36,7 +38,14 @@ def run(app, environ=None, user_id=None):
             environ[USER_ID_KEY] = user_id
         return app(environ, start_response)
 
-    middleware = RequestContext(wrapped, instance="api-7", submit_log=entries.append)
+    middleware = Observation(
+        wrapped,
+        instance="api-7",
+        submit_log=entries.append,
+        record_duration=None
+        if durations is None
+        else lambda environ, status, seconds: durations.append((status, seconds)),
+    )
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/products/1", **(environ or {})}
     body = b"".join(middleware(environ, start_response))
     return answered.get("status"), answered.get("headers", {}), body, entries
@@ -78,10 +87,29 @@ def test_an_app_that_fails_before_answering_is_logged_as_an_error_500():
         run(broken, {"HTTP_X_REQUEST_ID": "boom"})
     # The entry is submitted even though the app raised.
     entries = []
-    middleware = RequestContext(broken, instance="api-7", submit_log=entries.append)
+    durations = []
+    middleware = Observation(
+        broken,
+        instance="api-7",
+        submit_log=entries.append,
+        record_duration=lambda environ, status, seconds: durations.append(status),
+    )
     with pytest.raises(RuntimeError):
         middleware({"REQUEST_METHOD": "GET", "PATH_INFO": "/"}, lambda *a: None)
     assert [(e.level, e.http.status) for e in entries] == [(log_pb2.LEVEL_ERROR, 500)]
+    assert durations == [500]
+
+
+def test_the_log_record_and_the_metric_share_one_timing():
+    def slow(environ, start_response):
+        start_response("404 Not Found", [])
+        return [b""]
+
+    durations = []
+    *_, entries = run(slow, durations=durations)
+    [(status, seconds)] = durations
+    assert status == 404
+    assert entries[0].http.latency_ms == round(seconds * 1000, 3)
 
 
 def test_a_long_path_is_cut_and_control_characters_escaped():
