@@ -5,7 +5,7 @@ STACK := deploy/local/stack
 VENV := .venv
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
-GO_MODULES := gen/go serving dbsvc-go logsvc-go report/wire/gowire
+GO_MODULES := gen/go serving dbsvc-go logsvc-go bench/logbench report/wire/gowire
 
 .PHONY: help up down status restart logs test unit lint go-test py-test smoke quick-drills generate tools bench drills report \
 	compose-up compose-down compose-status compose-test compose-drills compose-plugins postman postman-generate

@@ -1,16 +1,14 @@
-"""The logging path: logsvc-go/cmd/logbench's records/s of StreamLogs -> logsvc -> Kafka
+"""The logging path: bench/logbench's records/s of StreamLogs -> the running logsvc -> Kafka
 against a direct kafka-go producer, and the delay until a consumer reads a record."""
 
 import subprocess
 
-from loadgen import ROOT, STATE
+from loadgen import BENCH, STATE
 
 
 def run_logbench(records):
     binary = STATE / "bench" / "logbench"
-    subprocess.run(
-        ["go", "build", "-o", str(binary), "./cmd/logbench"], cwd=ROOT / "logsvc-go", check=True
-    )
+    subprocess.run(["go", "build", "-o", str(binary), "."], cwd=BENCH / "logbench", check=True)
     out = subprocess.run(
         [str(binary), "-records", str(records), "-paced-duration", "3s", "-timeout", "90s"],
         capture_output=True,

@@ -124,7 +124,7 @@ def write_report(out_dir, rows, floor, go_bench, logbench, memory, meta, cost=No
         direct = logbench[0]["rps"]
         lines += [
             "",
-            "## The logging path against a direct producer (logsvc-go/cmd/logbench)",
+            "## The logging path against a direct producer (bench/logbench)",
             "",
             "| path | senders x batch | records | records/s | of direct producer "
             "| delay p50 ms | delay p99 ms |",
@@ -138,8 +138,9 @@ def write_report(out_dir, rows, floor, go_bench, logbench, memory, meta, cost=No
             )
         lines.append("")
         lines.append(
-            "Delay: from a record's creation until a consumer of the topic read it "
-            "(logbench's own topic, deleted afterwards)."
+            "Delay: from a record's creation until a consumer of its topic read it "
+            "(the running logsvc's records in log-channel, the direct producer's in a "
+            "topic of its own, deleted afterwards)."
         )
     if memory:
         total_rss = sum(v[0] for v in memory.values())

@@ -12,7 +12,6 @@ require (
 	github.com/segmentio/kafka-go v0.4.51
 	github.com/sustech-merch/store/gen/go v0.0.0-00010101000000-000000000000
 	github.com/sustech-merch/store/serving v0.0.0-00010101000000-000000000000
-	golang.org/x/sync v0.25.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
 )

@@ -14,6 +14,12 @@ import (
 // PoolStats reads the pool's statistics when Prometheus scrapes, so the hot
 // path pays nothing for them. stat returns nil when there is no pool
 // (DBSVC_CONNECT_PER_CALL); waiting is how many calls are in Acquire now.
+//
+// Ours, not github.com/IBM/pgxpoolprometheus (v1.1.3, the maintained one for
+// pgx v5, no faster to collect): it names the counters pgxpool_acquire_count
+// and pgxpool_empty_acquire, which deploy/prometheus/rules.yml and the tests
+// know as pgxpool_acquires_total and pgxpool_empty_acquires_total, counts
+// time in nanoseconds, has no waiting gauge and panics without a pool.
 func PoolStats(stat func() *pgxpool.Stat, waiting func() int32) prometheus.Collector {
 	return &poolCollector{stat: stat, waiting: waiting}
 }

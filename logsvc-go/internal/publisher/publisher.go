@@ -40,6 +40,8 @@ func New(cfg Config, logger *slog.Logger) *Publisher {
 		ClientID:    "logsvc",
 		DialTimeout: 3 * time.Second,
 	}
+	// bench/logbench's direct producer, the ceiling logsvc is measured
+	// against, copies the settings below that decide throughput and delay.
 	writer := &kafka.Writer{
 		Addr:      kafka.TCP(cfg.Brokers...),
 		Topic:     cfg.Topic,

@@ -20,7 +20,6 @@ import (
 
 	"github.com/sustech-merch/store/logsvc/internal/publisher"
 	"github.com/sustech-merch/store/logsvc/internal/server"
-	"github.com/sustech-merch/store/logsvc/internal/topics"
 )
 
 const partitions = 3
@@ -39,18 +38,31 @@ func TestMain(m *testing.M) {
 	}
 	brokers = strings.Split(envOr("KAFKA_BROKERS", "127.0.0.1:9092"), ",")
 	topic = fmt.Sprintf("logsvc-test-%d", time.Now().UnixNano())
+	admin := &kafka.Client{Addr: kafka.TCP(brokers...)}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	if err := topics.Create(ctx, brokers[0], topic, partitions); err != nil {
-		fmt.Fprintf(os.Stderr, "these tests need a real Kafka at KAFKA_BROKERS=%s: %v\n", strings.Join(brokers, ","), err)
+	// The client sends this to the controller, which answers once every
+	// partition has a leader: the tests can publish at once.
+	created, err := admin.CreateTopics(ctx, &kafka.CreateTopicsRequest{
+		Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1}},
+	})
+	cancel()
+	if err == nil {
+		err = created.Errors[topic]
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "these tests need a real Kafka at KAFKA_BROKERS=%s: creating topic %s: %v\n", strings.Join(brokers, ","), topic, err)
 		os.Exit(1)
 	}
-	cancel()
 	code := m.Run()
 	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
-	if err := topics.Delete(ctx, brokers[0], topic); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
+	deleted, err := admin.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{topic}})
 	cancel()
+	if err == nil {
+		err = deleted.Errors[topic]
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "deleting topic %s: %v\n", topic, err)
+	}
 	os.Exit(code)
 }
 
