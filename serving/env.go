@@ -44,3 +44,17 @@ func (e Env) Duration(name string, fallback time.Duration) (time.Duration, error
 	}
 	return d, nil
 }
+
+// Bool is the variable as true or false (also 1 or 0), or fallback.
+func (e Env) Bool(name string, fallback bool) (bool, error) {
+	switch raw := e(name); raw {
+	case "":
+		return fallback, nil
+	case "true", "1":
+		return true, nil
+	case "false", "0":
+		return false, nil
+	default:
+		return false, fmt.Errorf("%s=%q is neither true nor false", name, raw)
+	}
+}

@@ -15,8 +15,8 @@ import (
 	"google.golang.org/grpc/reflection"
 )
 
-// Server is a gRPC server with the standard health service and reflection,
-// as both services run one. The caller registers its own services on GRPC,
+// Server is a gRPC server with the standard health service, as both services
+// run one. The caller registers its own services on GRPC,
 // sets Health from whatever its health follows, then calls Run.
 type Server struct {
 	GRPC   *grpc.Server
@@ -61,9 +61,13 @@ func NewServer(m *Metrics, healthNames []string, opts ...grpc.ServerOption) *Ser
 		s.Health.SetServingStatus(name, healthpb.HealthCheckResponse_NOT_SERVING)
 	}
 	healthpb.RegisterHealthServer(s.GRPC, s.Health)
-	reflection.Register(s.GRPC)
 	return s
 }
+
+// RegisterReflection lets clients such as grpcurl list the services and
+// their messages. Off unless GRPC_REFLECTION says so (Transport): it tells
+// whoever reaches the port what it can ask.
+func (s *Server) RegisterReflection() { reflection.Register(s.GRPC) }
 
 // Shutdown says how Run stops. The messages are the service's own, because
 // what is in flight differs (unary calls, or streams their clients resend).

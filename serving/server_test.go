@@ -214,6 +214,7 @@ func start(t *testing.T, m *Metrics, timeout time.Duration, background ...func(c
 		logs: &syncWriter{w: &bytes.Buffer{}},
 	}
 	r.srv = NewServer(m, healthNames)
+	r.srv.RegisterReflection()
 	testgrpc.RegisterTestServiceServer(r.srv.GRPC, r.svc)
 	lis := listen(t)
 	var ctx context.Context

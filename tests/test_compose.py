@@ -52,6 +52,7 @@ OFFICIAL_IMAGES = {
 TAG_ONLY = {"confluentinc/cp-zookeeper:7.7.1"}
 # The edges of the architecture, as compose networks.
 NETWORKS = {
+    "certs": None,  # network_mode: none
     "postgres": ["data"],
     "db-migrate": ["data"],
     "zookeeper": ["logs"],
@@ -238,7 +239,7 @@ def test_networks_follow_the_architectures_edges(compose, services):
 
 def test_every_long_running_service_has_a_healthcheck(services):
     jobs = one_shot(services)
-    assert jobs == {"kafka-init", "db-migrate"}
+    assert jobs == {"kafka-init", "db-migrate", "certs"}
     for name in jobs:
         assert services[name].get("restart", "no") == "no", f"{name} runs once"
     for name, spec in services.items():
@@ -263,11 +264,12 @@ def test_start_up_is_ordered_by_health_not_by_hope(services):
         "zookeeper": {},
         "kafka": {"zookeeper": healthy},
         "kafka-init": {"kafka": healthy},
-        "logsvc": {"kafka-init": done},
+        "certs": {},
+        "logsvc": {"certs": done, "kafka-init": done},
         "db-migrate": {"postgres": healthy},
-        "dbsvc": {"postgres": healthy, "db-migrate": done, "logsvc": healthy},
-        "api-1": {"dbsvc": healthy, "logsvc": healthy},
-        "api-2": {"dbsvc": healthy, "logsvc": healthy},
+        "dbsvc": {"certs": done, "postgres": healthy, "db-migrate": done, "logsvc": healthy},
+        "api-1": {"certs": done, "dbsvc": healthy, "logsvc": healthy},
+        "api-2": {"certs": done, "dbsvc": healthy, "logsvc": healthy},
         "nginx": {"api-1": healthy, "api-2": healthy},
         "prometheus": {},
         "nginx-exporter": {"nginx": healthy},
@@ -314,7 +316,7 @@ def dockerfile_bases(dockerfile):
 def test_dockerfiles_exist_build_from_pinned_bases_given_as_settings_and_run_as_non_root(
     services,
 ):
-    assert built(services) == {"logsvc", "dbsvc", "db-migrate", "api-1", "api-2"}
+    assert built(services) == {"logsvc", "dbsvc", "db-migrate", "api-1", "api-2", "certs"}
     for name in built(services):
         build = services[name]["build"]
         dockerfile = ROOT / build["context"] / build["dockerfile"]
@@ -549,3 +551,28 @@ def test_the_db_service_logs_in_as_its_own_role_never_the_owner(services):
     )
     assert example["DBSVC_DB_USER"] not in {"", example["POSTGRES_USER"]}
     assert example["DBSVC_DB_PASSWORD"] == "generate"
+
+
+def test_each_service_mounts_its_own_certificate_alone_and_probes_over_mutual_tls(services):
+    identity = {"api-1": "api", "api-2": "api", "dbsvc": "dbsvc", "logsvc": "logsvc"}
+    mounts = {
+        name: [v for v in spec.get("volumes", []) if v.startswith("tls-")]
+        for name, spec in services.items()
+    }
+    for name, own in identity.items():
+        assert mounts[name] == [f"tls-{own}:/etc/merch-store/tls:ro"], name
+        assert services[name]["environment"]["TLS_DIR"] == "/etc/merch-store/tls", name
+    # The authority's key is in the one-shot that signs, nowhere else.
+    assert [name for name, m in mounts.items() if any(v.startswith("tls-ca:") for v in m)] == [
+        "certs"
+    ]
+    certs = services["certs"]
+    assert certs["user"] == "0" and certs["network_mode"] == "none"
+    assert certs["cap_drop"] == ["ALL"] and set(certs["cap_add"]) <= {
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "FOWNER",
+    }
+    for name in ("dbsvc", "logsvc"):
+        probe = services[name]["healthcheck"]["test"]
+        assert "-tls" in probe and f"-tls-server-name={name}" in probe, probe

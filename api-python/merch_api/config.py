@@ -13,6 +13,7 @@ class Settings:
     jwt_secret: bytes  # JWT_SECRET, at least 32 bytes
     jwt_ttl_seconds: int  # JWT_TTL_SECONDS
     grpc_deadline_seconds: float  # GRPC_DEADLINE_SECONDS: per call to the DB service
+    tls_dir: str  # TLS_DIR: the API's certificate for mutual TLS with the services
 
     @classmethod
     def from_env(cls, environ=os.environ) -> "Settings":
@@ -22,6 +23,13 @@ class Settings:
                 "JWT_SECRET must be set to at least 32 random bytes, e.g. "
                 'python3 -c "import secrets; print(secrets.token_hex(32))"'
             )
+        tls_dir = environ.get("TLS_DIR", "")
+        if not tls_dir:
+            raise RuntimeError(
+                "TLS_DIR is not set: the API calls the DB and logging services over mutual "
+                "TLS; set it to a directory with ca.crt, tls.crt and tls.key (make up makes "
+                ".state/tls/api, compose a volume)"
+            )
         return cls(
             instance=environ.get("INSTANCE_NAME") or socket.gethostname(),
             dbsvc_addr=environ.get("DBSVC_ADDR", "127.0.0.1:50051"),
@@ -29,6 +37,7 @@ class Settings:
             jwt_secret=secret,
             jwt_ttl_seconds=positive_int(environ, "JWT_TTL_SECONDS", 3600),
             grpc_deadline_seconds=_positive_float(environ, "GRPC_DEADLINE_SECONDS", 3.0),
+            tls_dir=tls_dir,
         )
 
 

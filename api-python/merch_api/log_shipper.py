@@ -25,6 +25,8 @@ import grpc
 from merchstore.log.v1 import log_pb2, log_pb2_grpc
 from tenacity import Retrying, retry_if_exception, wait_exponential_jitter
 
+from merch_api.mutual_tls import LOG_SERVICE, MutualTLS
+
 log = logging.getLogger(__name__)
 
 _CHANNEL_OPTIONS = [
@@ -60,10 +62,14 @@ class LogShipper:
         service: str = "api",
         call_timeout: float = 10.0,
         linger_seconds: float = 0.2,
+        tls: MutualTLS | None = None,
     ) -> None:
+        """tls: how to reach the logging service; None is plaintext, for a test's own
+        logging service."""
         if queue_size < 1 or batch_size < 1:
             raise ValueError("queue_size and batch_size must be at least 1")
         self._target = target
+        self._tls = tls
         self._queue_size = queue_size
         self._batch_size = batch_size
         self._instance = instance
@@ -93,7 +99,11 @@ class LogShipper:
         submits: gRPC channels and threads do not survive fork()."""
         if self._thread is not None:
             raise RuntimeError("LogShipper.start() was already called")
-        self._channel = grpc.insecure_channel(self._target, options=_CHANNEL_OPTIONS)
+        self._channel = (
+            grpc.insecure_channel(self._target, options=_CHANNEL_OPTIONS)
+            if self._tls is None
+            else self._tls.channel(self._target, LOG_SERVICE, _CHANNEL_OPTIONS)
+        )
         self._stub = log_pb2_grpc.LogServiceStub(self._channel)
         self._thread = threading.Thread(target=self._run, name="log-shipper", daemon=True)
         self._thread.start()

@@ -14,6 +14,7 @@ from merchstore.db.v1 import order_pb2_grpc, product_pb2_grpc, user_pb2_grpc
 
 from merch_api.config import Settings
 from merch_api.log_shipper import LogShipper
+from merch_api.mutual_tls import DB_SERVICE, MutualTLS
 
 _DB = "merchstore.db.v1."
 EXTENSION = "merch_api"
@@ -63,8 +64,8 @@ _HEALTH_TIMEOUT_SECONDS = 1.0
 class DbService:
     """Stubs of the DB service; call() adds the deadline and the request id."""
 
-    def __init__(self, target: str, deadline_seconds: float) -> None:
-        self.channel = grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
+    def __init__(self, target: str, deadline_seconds: float, tls: MutualTLS) -> None:
+        self.channel = tls.channel(target, DB_SERVICE, _CHANNEL_OPTIONS)
         self.products = product_pb2_grpc.ProductServiceStub(self.channel)
         self.users = user_pb2_grpc.UserServiceStub(self.channel)
         self.orders = order_pb2_grpc.OrderServiceStub(self.channel)
@@ -82,11 +83,14 @@ class Services:
 
     @classmethod
     def start(cls, settings: Settings) -> "Services":
-        shipper = LogShipper(settings.logsvc_addr, instance=settings.instance, service="api")
+        tls = MutualTLS.load(settings.tls_dir)
+        shipper = LogShipper(
+            settings.logsvc_addr, instance=settings.instance, service="api", tls=tls
+        )
         shipper.start()
         started = cls(
             settings=settings,
-            db=DbService(settings.dbsvc_addr, settings.grpc_deadline_seconds),
+            db=DbService(settings.dbsvc_addr, settings.grpc_deadline_seconds, tls),
             log_shipper=shipper,
         )
         _to_close.append(started)

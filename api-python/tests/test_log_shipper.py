@@ -2,7 +2,9 @@
 
 Each test runs its own logsvc, built from logsvc-go, on a free port, publishing to a
 topic of this module's own (KAFKA_BROKERS says where Kafka is), and reads the records
-back with a Kafka consumer, as the administrator would."""
+back with a Kafka consumer, as the administrator would. logsvc and the shippers use the
+store's certificates (TLS_ROOT, set by deploy/local/stack run), over mutual TLS as in
+the store."""
 
 import json
 import os
@@ -23,11 +25,18 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from merch_api.log_shipper import LogShipper
+from merch_api.mutual_tls import LOG_SERVICE, MutualTLS
 from merchstore.log.v1 import log_pb2, log_pb2_grpc
 
 REPO = Path(__file__).resolve().parents[2]
 BROKERS = os.environ.get("KAFKA_BROKERS", "127.0.0.1:9092")
 UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+TLS_ROOT = Path(os.environ.get("TLS_ROOT", REPO / ".state" / "tls"))
+
+
+def api_tls():
+    """The API's side of mutual TLS, as a replica has it."""
+    return MutualTLS.load(str(TLS_ROOT / "api"))
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +91,7 @@ class Logsvc:
             "KAFKA_BROKERS": BROKERS,
             "KAFKA_TOPIC": self.topic,
             "INSTANCE_NAME": "log-test",
+            "TLS_DIR": str(TLS_ROOT / "logsvc"),
         }
         with open(self.log_path, "a") as log_file:
             self.process = subprocess.Popen(
@@ -92,7 +102,7 @@ class Logsvc:
     def _wait_serving(self):
         deadline = time.monotonic() + 15
         last = None
-        with grpc.insecure_channel(self.addr) as channel:
+        with api_tls().channel(self.addr, LOG_SERVICE, []) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
@@ -137,7 +147,7 @@ def shippers():
 
     def make(addr, **kwargs):
         instance = f"t-{uuid.uuid4().hex[:8]}"
-        shipper = LogShipper(addr, instance=instance, **kwargs)
+        shipper = LogShipper(addr, instance=instance, tls=api_tls(), **kwargs)
         shipper.start()
         made.append(shipper)
         return shipper, instance
@@ -462,7 +472,7 @@ def test_a_record_delivered_twice_has_one_event_id_and_the_monitor_prints_it_onc
         return e
 
     resent, sentinel = made("delivered twice"), made("sentinel")
-    with grpc.insecure_channel(logsvc.addr) as channel:
+    with api_tls().channel(logsvc.addr, LOG_SERVICE, []) as channel:
         stub = log_pb2_grpc.LogServiceStub(channel)
         # The sentinel goes last, with the same key: once it is read, so is every copy.
         for batch in ([resent], [resent], [sentinel]):

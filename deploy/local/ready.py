@@ -12,11 +12,13 @@ import sys
 import time
 import urllib.request
 
-import grpc
 import psycopg2
 from confluent_kafka.admin import AdminClient, NewTopic
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "api-python"))
+from merch_api.mutual_tls import DB_SERVICE, LOG_SERVICE, MutualTLS
 
 env = os.environ
 
@@ -57,9 +59,10 @@ def log_topic():
         future[topic].result(timeout=10)
 
 
-def grpc_serving(addr):
+def grpc_serving(addr, service):
     def check():
-        with grpc.insecure_channel(addr) as channel:
+        # With the API's certificate (TLS_DIR), as the API checks them.
+        with MutualTLS.load(env["TLS_DIR"]).channel(addr, service, []) as channel:
             answer = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=2
             )
@@ -85,10 +88,10 @@ def checks(which):
         return
     yield "Kafka (both listeners)", kafka
     yield f"topic {env['KAFKA_TOPIC']}", log_topic
-    yield "logging service", grpc_serving(env["LOGSVC_ADDR"])
-    yield "DB service", grpc_serving(env["DBSVC_ADDR"])
+    yield "logging service", grpc_serving(env["LOGSVC_ADDR"], LOG_SERVICE)
+    yield "DB service", grpc_serving(env["DBSVC_ADDR"], DB_SERVICE)
     if env.get("DBSVC_REPLICAS", "2") != "1":
-        yield "DB service replica 2", grpc_serving(env["DBSVC_2_ADDR"])
+        yield "DB service replica 2", grpc_serving(env["DBSVC_2_ADDR"], DB_SERVICE)
     yield "API replica 1", http_ok(f"http://127.0.0.1:{env['API_1_PORT']}/healthz")
     yield "API replica 2", http_ok(f"http://127.0.0.1:{env['API_2_PORT']}/healthz")
     yield "NGINX -> API -> services", http_ok(f"http://127.0.0.1:{env['NGINX_PORT']}/readyz")

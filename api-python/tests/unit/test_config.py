@@ -7,7 +7,9 @@ SECRET = "s" * 32
 
 
 def test_defaults_with_only_the_secret():
-    settings = Settings.from_env({"JWT_SECRET": SECRET, "INSTANCE_NAME": "api-9"})
+    settings = Settings.from_env(
+        {"JWT_SECRET": SECRET, "INSTANCE_NAME": "api-9", "TLS_DIR": "/tls"}
+    )
     assert settings == Settings(
         instance="api-9",
         dbsvc_addr="127.0.0.1:50051",
@@ -15,6 +17,7 @@ def test_defaults_with_only_the_secret():
         jwt_secret=SECRET.encode(),
         jwt_ttl_seconds=3600,
         grpc_deadline_seconds=3.0,
+        tls_dir="/tls",
     )
 
 
@@ -27,6 +30,7 @@ def test_every_setting_from_the_environment():
             "LOGSVC_ADDR": "log:2",
             "JWT_TTL_SECONDS": "60",
             "GRPC_DEADLINE_SECONDS": "0.5",
+            "TLS_DIR": "/tls",
         }
     )
     assert (settings.dbsvc_addr, settings.logsvc_addr) == ("db:1", "log:2")
@@ -35,7 +39,7 @@ def test_every_setting_from_the_environment():
 
 @pytest.mark.parametrize("secret", [None, "", "s" * 31])
 def test_a_missing_or_short_secret_refuses_to_start(secret):
-    environ = {} if secret is None else {"JWT_SECRET": secret}
+    environ = {"TLS_DIR": "/tls"} if secret is None else {"JWT_SECRET": secret, "TLS_DIR": "/tls"}
     with pytest.raises(RuntimeError, match="JWT_SECRET must be set to at least 32"):
         Settings.from_env(environ)
 
@@ -43,7 +47,12 @@ def test_a_missing_or_short_secret_refuses_to_start(secret):
 @pytest.mark.parametrize("raw", ["0", "-5", "ten", "1.5"])
 def test_a_bad_number_names_the_variable(raw):
     with pytest.raises(RuntimeError, match=f"JWT_TTL_SECONDS={raw!r} is not a positive number"):
-        Settings.from_env({"JWT_SECRET": SECRET, "JWT_TTL_SECONDS": raw})
+        Settings.from_env({"JWT_SECRET": SECRET, "JWT_TTL_SECONDS": raw, "TLS_DIR": "/tls"})
+
+
+def test_without_a_certificate_the_api_refuses_to_start():
+    with pytest.raises(RuntimeError, match="TLS_DIR is not set: the API calls"):
+        Settings.from_env({"JWT_SECRET": SECRET})
 
 
 def test_positive_int_default_when_unset_or_empty():

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/sustech-merch/store/dbsvc/internal/config"
@@ -22,6 +23,10 @@ func main() { serving.Main("dbsvc", run) }
 // run returns when ctx ends (SIGTERM) and every call has finished or been cancelled.
 func run(ctx context.Context, logger *slog.Logger) error {
 	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	transport, err := serving.TransportFromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -46,7 +51,8 @@ func run(ctx context.Context, logger *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
-	shipper, err := logship.New(cfg.LogsvcAddr, "db", cfg.Instance, logship.Options{}, logger)
+	shipper, err := logship.New(cfg.LogsvcAddr, "db", cfg.Instance,
+		logship.Options{Credentials: transport.DialOption(serving.IdentityLog)}, logger)
 	if err != nil {
 		return fmt.Errorf("LOGSVC_ADDR=%s: %w", cfg.LogsvcAddr, err)
 	}
@@ -74,6 +80,7 @@ func run(ctx context.Context, logger *slog.Logger) error {
 		IdempotencyKeyRetention: cfg.IdempotencyKeyRetention,
 		Logger:                  logger,
 		Metrics:                 m,
+		Transport:               transport,
 	})
 	logger.Info("stopped")
 	return runErr

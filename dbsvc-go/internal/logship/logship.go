@@ -28,6 +28,9 @@ type Options struct {
 	Linger      time.Duration // how long a batch waits for more entries. Default 50ms.
 	CallTimeout time.Duration // deadline of one StreamLogs call. Default 5s.
 	MaxBackoff  time.Duration // longest wait between retries of a failed batch. Default 5s.
+	// How the shipper proves itself to the logging service and checks it
+	// (serving.Transport.DialOption). Default plaintext, for tests' fake services.
+	Credentials grpc.DialOption
 }
 
 // Shipper batches entries into StreamLogs calls from one goroutine.
@@ -69,8 +72,10 @@ func New(addr, service, instance string, opts Options, logger *slog.Logger) (*Sh
 	// addr is a gRPC target; with several logging services behind it (a list, or a
 	// headless Service's DNS name) round_robin spreads the streams over them, where
 	// the default, pick_first, would keep them all on one.
-	conn, err := grpc.NewClient(addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	if opts.Credentials == nil {
+		opts.Credentials = grpc.WithTransportCredentials(insecure.NewCredentials())
+	}
+	conn, err := grpc.NewClient(addr, opts.Credentials,
 		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}]}`))
 	if err != nil {
 		return nil, err

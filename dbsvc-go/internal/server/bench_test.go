@@ -11,21 +11,24 @@ import (
 	dbv1 "github.com/sustech-merch/store/gen/go/merchstore/db/v1"
 )
 
-// modes are the two ways the service gets a connection; the difference
-// between their results is what the pool is worth.
+// modes are the two ways the service gets a connection, the difference
+// between their results being what the pool is worth, and the pool in
+// plaintext, whose difference from the first is what mutual TLS costs.
 var modes = []struct {
-	name   string
-	change func(*config.Config)
+	name      string
+	change    func(*config.Config)
+	plaintext bool
 }{
-	{"pool", nil},
-	{"connect-per-call", func(c *config.Config) { c.ConnectPerCall = true }},
+	{"pool", nil, false},
+	{"connect-per-call", func(c *config.Config) { c.ConnectPerCall = true }, false},
+	{"pool-plaintext", nil, true},
 }
 
 // BenchmarkGetProduct measures one read RPC end to end: gRPC over loopback
 // TCP, a connection, one prepared statement.
 func BenchmarkGetProduct(b *testing.B) {
 	for _, mode := range modes {
-		s := startService(b, serviceOptions{change: mode.change})
+		s := startService(b, serviceOptions{change: mode.change, plaintext: mode.plaintext})
 		b.Run(mode.name, func(b *testing.B) {
 			measure(b, func(ctx context.Context) error {
 				_, err := s.products.GetProduct(ctx, &dbv1.GetProductRequest{Id: 1})
@@ -40,7 +43,7 @@ func BenchmarkGetProduct(b *testing.B) {
 // runs out however long it runs.
 func BenchmarkPlaceAndCancelOrder(b *testing.B) {
 	for _, mode := range modes {
-		s := startService(b, serviceOptions{change: mode.change})
+		s := startService(b, serviceOptions{change: mode.change, plaintext: mode.plaintext})
 		buyer := newUser(b, s)
 		product := newProduct(b, 500)
 		b.Run(mode.name, func(b *testing.B) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,7 @@ import (
 	"github.com/sustech-merch/store/dbsvc/internal/store"
 	dbv1 "github.com/sustech-merch/store/gen/go/merchstore/db/v1"
 	"github.com/sustech-merch/store/serving"
+	"github.com/sustech-merch/store/serving/pki"
 )
 
 // This run's own database on the real PostgreSQL.
@@ -53,6 +55,30 @@ type serviceOptions struct {
 	// The log shipper's; default: short linger and backoff.
 	shipper *logship.Options
 	metrics *serving.Metrics // nil: no metrics, as without DBSVC_METRICS_LISTEN_ADDR
+	// plaintext serves without TLS (the benchmark's baseline); by default the
+	// test dials over mutual TLS as the API, as the store runs.
+	plaintext  bool
+	reflection bool
+}
+
+// mutualTLS makes the store's certificates in a fresh directory, as make up
+// does, and returns the DB service's transport and the API's way to dial it.
+func mutualTLS(t testing.TB, reflection bool) (serving.Transport, grpc.DialOption) {
+	t.Helper()
+	dir := t.TempDir()
+	ids := []pki.Identity{{Name: serving.IdentityAPI, UID: -1}, {Name: serving.IdentityDB, UID: -1}}
+	if err := pki.Make(dir, ids, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	load := func(identity string) *serving.TLS {
+		loaded, err := serving.LoadTLS(filepath.Join(dir, identity))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loaded
+	}
+	return serving.Transport{TLS: load(serving.IdentityDB), Reflection: reflection},
+		load(serving.IdentityAPI).DialOption(serving.IdentityDB)
 }
 
 // startService runs the real server on a loopback TCP port and dials it.
@@ -89,10 +115,14 @@ func startService(t testing.TB, opts serviceOptions) *service {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	transport, dial := serving.Transport{Reflection: opts.reflection}, grpc.WithTransportCredentials(insecure.NewCredentials())
+	if !opts.plaintext {
+		transport, dial = mutualTLS(t, opts.reflection)
+	}
 	go func() {
-		done <- server.Run(ctx, lis, st, shipper, server.Options{HealthInterval: 100 * time.Millisecond, Logger: logger, Metrics: opts.metrics})
+		done <- server.Run(ctx, lis, st, shipper, server.Options{HealthInterval: 100 * time.Millisecond, Logger: logger, Metrics: opts.metrics, Transport: transport})
 	}()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(lis.Addr().String(), dial)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,9 +34,12 @@ type Options struct {
 	Logger                  *slog.Logger
 	// Metrics, when set, counts and times every call (outside the other interceptors).
 	Metrics *serving.Metrics
+	// Transport: mutual TLS, where only the API may call (the zero value is
+	// plaintext, for tests and benchmarks), and reflection.
+	Transport serving.Transport
 }
 
-// Run serves the DB services, health and reflection on lis until ctx is
+// Run serves the DB services and health on lis until ctx is
 // done, then stops gracefully: health turns NOT_SERVING, no new calls are
 // accepted, calls in flight may finish for up to ShutdownTimeout, after which
 // they are cancelled. The caller closes st and shipper afterwards.
@@ -57,7 +60,11 @@ func Run(ctx context.Context, lis net.Listener, st *store.Store, shipper *logshi
 		return fmt.Errorf("preparing the request validator: %w", err)
 	}
 	svc := &server{store: st, shipper: shipper, logger: logger, validator: validator}
-	srv := serving.NewServer(opts.Metrics, healthServices, grpc.ChainUnaryInterceptor(svc.unary))
+	serverOpts := append(opts.Transport.ServerOptions(serving.IdentityAPI), grpc.ChainUnaryInterceptor(svc.unary))
+	srv := serving.NewServer(opts.Metrics, healthServices, serverOpts...)
+	if opts.Transport.Reflection {
+		srv.RegisterReflection()
+	}
 	dbv1.RegisterProductServiceServer(srv.GRPC, svc)
 	dbv1.RegisterUserServiceServer(srv.GRPC, svc)
 	dbv1.RegisterOrderServiceServer(srv.GRPC, svc)

@@ -381,8 +381,8 @@ func TestDeadlines(t *testing.T) {
 	}
 }
 
-func TestReflectionListsServices(t *testing.T) {
-	s := startService(t, serviceOptions{})
+func TestReflectionListsServicesWhenTurnedOn(t *testing.T) {
+	s := startService(t, serviceOptions{reflection: true})
 	stream, err := reflectionpb.NewServerReflectionClient(s.conn).ServerReflectionInfo(context.Background())
 	if err != nil {
 		t.Fatal(err)

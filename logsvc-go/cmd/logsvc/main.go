@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 
 	"github.com/sustech-merch/store/logsvc/internal/config"
 	"github.com/sustech-merch/store/logsvc/internal/metrics"
@@ -24,6 +25,10 @@ func run(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	transport, err := serving.TransportFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
 	logger = logger.With("instance", cfg.Instance)
 
 	lis, err := net.Listen("tcp", cfg.ListenAddr)
@@ -38,7 +43,7 @@ func run(ctx context.Context, logger *slog.Logger) error {
 		return err
 	}
 	defer stopMetrics()
-	runErr := server.Run(ctx, lis, pub, server.Options{ShutdownTimeout: cfg.ShutdownTimeout, Logger: logger, Metrics: m})
+	runErr := server.Run(ctx, lis, pub, server.Options{ShutdownTimeout: cfg.ShutdownTimeout, Logger: logger, Metrics: m, Transport: transport})
 	if err := pub.Close(); err != nil {
 		logger.Error("flushing kafka writer", "error", err)
 	}

@@ -22,9 +22,12 @@ type Options struct {
 	Logger          *slog.Logger
 	// Metrics, when set, counts and times every call.
 	Metrics *serving.Metrics
+	// Transport: mutual TLS, where only the API and the DB service may call
+	// (the zero value is plaintext, for tests), and reflection.
+	Transport serving.Transport
 }
 
-// Run serves LogService, health and reflection on lis until ctx is done, then
+// Run serves LogService and health on lis until ctx is done, then
 // stops gracefully: health turns NOT_SERVING, no new streams are accepted,
 // open streams may finish (their entries get published) for up to
 // ShutdownTimeout, after which they are cancelled. The caller closes pub
@@ -37,7 +40,10 @@ func Run(ctx context.Context, lis net.Listener, pub *publisher.Publisher, opts O
 		opts.HealthInterval = 5 * time.Second
 	}
 	logger := opts.Logger
-	srv := serving.NewServer(opts.Metrics, healthServices)
+	srv := serving.NewServer(opts.Metrics, healthServices, opts.Transport.ServerOptions(serving.IdentityAPI, serving.IdentityDB)...)
+	if opts.Transport.Reflection {
+		srv.RegisterReflection()
+	}
 	logv1.RegisterLogServiceServer(srv.GRPC, New(pub, logger))
 	shutdown := serving.Shutdown{
 		Timeout:  opts.ShutdownTimeout,
