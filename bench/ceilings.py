@@ -80,6 +80,7 @@ class ConnectPerCallDbsvc:
                 "DBSVC_LISTEN_ADDR": f"127.0.0.1:{self.port}",
                 "INSTANCE_NAME": "db-bench-connect-per-call",
                 "DBSVC_CONNECT_PER_CALL": "true",
+                "TLS_DIR": os.path.join(ENV["TLS_ROOT"], "dbsvc"),
             },
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -9,14 +9,17 @@ worker count, so the ratio of the two is what the store's layers cost.
 
 import os
 
-import grpc
 from flask import Flask
+from merch_api.mutual_tls import DB_SERVICE, MutualTLS
 from merchstore.db.v1 import product_pb2, product_pb2_grpc
 
 
 def create_app() -> Flask:
     app = Flask(__name__)
-    channel = grpc.insecure_channel(os.environ.get("DBSVC_ADDR", "127.0.0.1:50051"))
+    # The replica's own channel: mutual TLS with the API's certificate.
+    channel = MutualTLS.load(os.environ["TLS_DIR"]).channel(
+        os.environ.get("DBSVC_ADDR", "127.0.0.1:50051"), DB_SERVICE, []
+    )
     products = product_pb2_grpc.ProductServiceStub(channel)
 
     @app.get("/products/<int:product_id>")

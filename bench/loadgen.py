@@ -87,10 +87,15 @@ def run_wrk(url, script, conc, duration, env=None):
 
 
 def run_ghz(target, method, data, conc, duration):
-    """(req/s, p50 ms, p99 ms, errors) of ghz calling merchstore.db.v1.<method>."""
+    """(req/s, p50 ms, p99 ms, errors) of ghz calling merchstore.db.v1.<method>, over
+    mutual TLS with the API's certificate (TLS_DIR), as the API calls it."""
+    tls = Path(os.environ["TLS_DIR"])
     cmd = [
         str(GHZ),
-        "--insecure",
+        f"--cacert={tls / 'ca.crt'}",
+        f"--cert={tls / 'tls.crt'}",
+        f"--key={tls / 'tls.key'}",
+        "--cname=dbsvc",
         "--call",
         f"merchstore.db.v1.{method}",
         "-d",

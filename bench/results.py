@@ -120,6 +120,25 @@ def write_report(out_dir, rows, floor, go_bench, logbench, memory, meta, cost=No
                     f"{pool[0] / per_call[0]:.1f}x | {fmt(pool[1], 2)} / {fmt(pool[2], 2)} | "
                     f"{fmt(per_call[1], 2)} / {fmt(per_call[2], 2)} |"
                 )
+        lines += [
+            "",
+            "## What mutual TLS costs a call (dbsvc-go's Go benchmarks)",
+            "",
+            "The same client and pool, once over mutual TLS as the store runs (the API's "
+            "certificate, checked by the DB service) and once in plaintext, in one run.",
+            "",
+            "| RPC | mutual TLS ops/s | plaintext ops/s | TLS / plaintext "
+            "| TLS p50 / p99 ms | plaintext p50 / p99 ms |",
+            "|---|--:|--:|--:|--:|--:|",
+        ]
+        for case, label in (("GetProduct", "GetProduct"), ("PlaceAndCancelOrder", "place+cancel")):
+            tls, plain = go_bench.get((case, "pool")), go_bench.get((case, "pool-plaintext"))
+            if tls and plain:
+                lines.append(
+                    f"| {label} | {fmt(tls[0], 0)} | {fmt(plain[0], 0)} | "
+                    f"{tls[0] / plain[0]:.2f}x | {fmt(tls[1], 2)} / {fmt(tls[2], 2)} | "
+                    f"{fmt(plain[1], 2)} / {fmt(plain[2], 2)} |"
+                )
     if logbench:
         direct = logbench[0]["rps"]
         lines += [

@@ -32,7 +32,6 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	logv1 "github.com/sustech-merch/store/gen/go/merchstore/log/v1"
 	"github.com/sustech-merch/store/serving"
@@ -105,7 +104,12 @@ func run(o options) error {
 		}
 	}()
 
-	conn, err := grpc.NewClient(o.logsvc, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// As the API calls it: over mutual TLS with the API's certificate (TLS_DIR).
+	tls, err := serving.LoadTLS(os.Getenv("TLS_DIR"))
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(o.logsvc, tls.DialOption(serving.IdentityLog))
 	if err != nil {
 		return err
 	}
