@@ -6,8 +6,13 @@ VENV := .venv
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GO_MODULES := gen/go serving dbsvc-go logsvc-go bench/logbench report/wire/gowire
+# The Python lock files: X.txt is resolved from X.in by uv, every package pinned with its
+# hashes, and installed with pip's --require-hashes.
+LOCKS := api-python/requirements requirements-dev bench/requirements report/requirements
+UV_COMPILE := $(VENV)/bin/uv pip compile -q --generate-hashes --universal --python-version 3.11 \
+	--custom-compile-command "make lock"
 
-.PHONY: help up down status restart logs test unit lint go-test py-test smoke quick-drills generate tools bench drills report \
+.PHONY: help up down status restart logs test unit lint lock go-test py-test smoke quick-drills generate tools bench drills report \
 	compose-up compose-down compose-status compose-test compose-drills compose-plugins postman postman-generate
 
 help: ## list the targets
@@ -95,10 +100,18 @@ generate: tools ## regenerate the Go and Python code from proto/
 	$(VENV)/bin/buf lint
 	$(VENV)/bin/buf generate
 
+lock: ## resolve each requirements .in file into its lock file (pinned, with hashes), keeping the pins that still fit
+	@for lock in $(LOCKS); do echo "uv pip compile $$lock.in"; $(UV_COMPILE) $$lock.in -o $$lock.txt || exit 1; done
+
 lint: tools ## ruff, gofmt, go vet, buf lint, promtool (Prometheus's configuration, rules and their tests), and the Helm chart of deploy/k8s
 	@echo "==> lint"
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	@# Each lock file is what uv resolves from its .in now, keeping the pins it has.
+	@check=$$(mktemp); trap 'rm -f $$check' EXIT; for lock in $(LOCKS); do \
+	  cp $$lock.txt $$check && $(UV_COMPILE) $$lock.in -o $$check && cmp -s $$lock.txt $$check \
+	    || { echo "$$lock.txt is not what $$lock.in resolves to: run make lock"; exit 1; }; \
+	done
 	@unformatted=$$(gofmt -l $(GO_MODULES)); \
 	  if [[ -n "$$unformatted" ]]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	@for m in $(GO_MODULES); do (cd $$m && echo "go vet $$m" && go vet ./...) || exit 1; done
@@ -148,7 +161,7 @@ GHZ_VERSION := v0.121.0
 BENCH_STAMP := .state/stamps/bench-$(shell sha256sum bench/requirements.txt | cut -c1-16)
 
 $(BENCH_STAMP): bench/requirements.txt
-	$(VENV)/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check --require-hashes -r bench/requirements.txt
 	@mkdir -p .state/stamps && touch $@
 
 .state/bin/ghz:

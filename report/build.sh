@@ -50,7 +50,7 @@ install_python() {
   stamp=$ROOT/.state/stamps/report-$(sha256sum "$REPORT/requirements.txt" | cut -c1-16)
   if [[ ! -f $stamp ]]; then
     say "installing report/requirements.txt into .venv"
-    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REPORT/requirements.txt"
+    "$VENV/bin/pip" install -q --disable-pip-version-check --require-hashes -r "$REPORT/requirements.txt"
     mkdir -p "$(dirname "$stamp")" && touch "$stamp"
   fi
 }
