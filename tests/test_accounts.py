@@ -165,6 +165,16 @@ def test_bad_tokens_are_401_with_www_authenticate(http, base_url, customer):
         "expired": _forge({**claims, "iat": now - 7200, "exp": now - 3600}, key=secret),
         "tampered": _tampered(customer.token, {**claims, "sub": str(customer.id + 1)}),
         "other scheme": "basic",
+        # Signed with the store's key, but with ids the store never issues: outside 32
+        # bits, not positive, not a number.
+        **{
+            f"sub {sub!r}": _forge({**claims, "sub": sub}, key=secret)
+            for sub in (str(2**40), str(2**31), "0", "-5", "07x", "٣")
+        },
+        **{
+            f"ver {ver!r}": _forge({**claims, "ver": ver}, key=secret)
+            for ver in (2**40, 0, -1, "1", True)
+        },
     }
     for name, token in bad.items():
         headers = {} if token is None else {"Authorization": f"Bearer {token}"}

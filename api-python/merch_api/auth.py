@@ -19,6 +19,9 @@ from merch_api.handlers import call_db, running
 from merch_api.problems import TOKEN_REVOKED, unauthorized
 
 _ALGORITHM = "HS256"
+# What the store issues in `sub` and `ver`: ids and versions are PostgreSQL integers,
+# positive. A signed token with anything else was not made by this store's login.
+_MAX_INT32 = 2**31 - 1
 _LOG_IN_AGAIN = "log in again with POST /auth/login"
 _SEND_A_TOKEN = "send Authorization: Bearer <access_token from POST /auth/login>"
 
@@ -70,11 +73,21 @@ def verified_token(authorization: str | None) -> Token:
             algorithms=[_ALGORITHM],  # pinned: "none" and other algorithms are refused
             options={"require": ["sub", "iat", "exp", "ver"]},
         )
-        return Token(user_id=int(claims["sub"]), credentials_version=int(claims["ver"]))
+        sub = str(claims["sub"])
+        return Token(
+            user_id=_positive_int32(int(sub) if sub.isascii() and sub.isdecimal() else 0),
+            credentials_version=_positive_int32(claims["ver"]),
+        )
     except jwt.ExpiredSignatureError:
         raise unauthorized(f"the access token has expired; {_LOG_IN_AGAIN}") from None
     except (jwt.InvalidTokenError, ValueError, TypeError):
         raise unauthorized(f"the access token is not valid; {_LOG_IN_AGAIN}") from None
+
+
+def _positive_int32(value) -> int:
+    if type(value) is not int or not 1 <= value <= _MAX_INT32:
+        raise ValueError("not an id this store issues")
+    return value
 
 
 def authenticated_user(token: Token):
