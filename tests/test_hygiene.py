@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from checks import assert_problem
-from deployment import nginx_access_log
+from deployment import ROOT, UNDER_COMPOSE, nginx_access_log
 from drills.support import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,6 +57,14 @@ def test_a_token_in_the_query_string_never_reaches_nginxs_log(http, base_url):
     assert wait_until(logged, timeout=10) is not None, "NGINX did not log the request"
     line = next(line for line in nginx_access_log().splitlines() if request_id in line)
     assert '"GET /products HTTP/1.1" 400' in line and secret not in line
+
+
+@pytest.mark.skipif(UNDER_COMPOSE, reason="compose's logs are docker's, not files")
+def test_log_files_are_not_world_readable():
+    logs = [*(ROOT / ".state/log").glob("*.log"), *(ROOT / ".state/nginx/logs").glob("*.log")]
+    assert logs
+    readable = [str(path) for path in logs if path.stat().st_mode & 0o007]
+    assert not readable, f"readable by anyone: {readable}"
 
 
 @pytest.mark.parametrize(
