@@ -16,7 +16,7 @@ from deployment import ROOT, compose
 from drills.support import wait_until
 from env_files import env_file
 
-ONE_SHOT = {"kafka-init", "db-migrate"}
+ONE_SHOT = {"kafka-init", "db-migrate", "certs"}
 LONG_RUNNING = {
     "postgres", "zookeeper", "kafka", "logsvc", "dbsvc", "api-1", "api-2", "nginx",
 }  # fmt: skip
