@@ -14,6 +14,8 @@ class Settings:
     jwt_ttl_seconds: int  # JWT_TTL_SECONDS
     grpc_deadline_seconds: float  # GRPC_DEADLINE_SECONDS: per call to the DB service
     tls_dir: str  # TLS_DIR: the API's certificate for mutual TLS with the services
+    # CATALOG_MAX_AGE_SECONDS: how long a catalog read may be reused (Cache-Control max-age)
+    catalog_max_age_seconds: int = 1
 
     @classmethod
     def from_env(cls, environ=os.environ) -> "Settings":
@@ -38,7 +40,23 @@ class Settings:
             jwt_ttl_seconds=positive_int(environ, "JWT_TTL_SECONDS", 3600),
             grpc_deadline_seconds=_positive_float(environ, "GRPC_DEADLINE_SECONDS", 3.0),
             tls_dir=tls_dir,
+            catalog_max_age_seconds=_catalog_max_age(environ),
         )
+
+
+# The stock a shopper sees may be this old at most: an order still checks the live stock,
+# but a page that lags by more than a few seconds misleads.
+_MAX_CATALOG_AGE_SECONDS = 5
+
+
+def _catalog_max_age(environ) -> int:
+    raw = environ.get("CATALOG_MAX_AGE_SECONDS") or "1"
+    if not raw.isdecimal() or int(raw) > _MAX_CATALOG_AGE_SECONDS:
+        raise RuntimeError(
+            f"CATALOG_MAX_AGE_SECONDS={raw!r} is not a whole number of seconds from 0 to "
+            f"{_MAX_CATALOG_AGE_SECONDS}; unset it for 1"
+        )
+    return int(raw)
 
 
 def positive_int(environ, name: str, default: int) -> int:

@@ -79,7 +79,7 @@ class Operation:
     def no_store(self) -> bool:
         """Whether its success answers carry `Cache-Control: no-store`, as the file says."""
         return any(
-            "Cache-Control" in (answer.get("headers") or {})
+            _declared_values(answer, "Cache-Control") == ["no-store"]
             for status, answer in self.responses.items()
             if str(status).startswith("2")
         )
@@ -133,6 +133,12 @@ class Operation:
         problem = first_problem(self.body_schema, body, where="request body")
         if problem:
             raise bad_request(problem)
+
+
+def _declared_values(answer: dict, header: str) -> list | None:
+    """The values the file allows a response's header, when it lists them (an enum)."""
+    declared = (answer.get("headers") or {}).get(header) or {}
+    return (declared.get("schema") or {}).get("enum")
 
 
 def first_problem(schema: Schema, value, where: str = "") -> str | None:

@@ -59,3 +59,18 @@ def test_positive_int_default_when_unset_or_empty():
     assert positive_int({}, "N", 7) == 7
     assert positive_int({"N": ""}, "N", 7) == 7
     assert positive_int({"N": "3"}, "N", 7) == 3
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [(None, 1), ("", 1), ("0", 0), ("5", 5)])
+def test_the_catalog_max_age_defaults_to_a_second(raw, seconds):
+    environ = {"JWT_SECRET": SECRET, "TLS_DIR": "/tls"}
+    if raw is not None:
+        environ["CATALOG_MAX_AGE_SECONDS"] = raw
+    assert Settings.from_env(environ).catalog_max_age_seconds == seconds
+
+
+@pytest.mark.parametrize("raw", ["6", "60", "-1", "1.5", "one"])
+def test_a_catalog_max_age_past_a_few_seconds_refuses_to_start(raw):
+    environ = {"JWT_SECRET": SECRET, "TLS_DIR": "/tls", "CATALOG_MAX_AGE_SECONDS": raw}
+    with pytest.raises(RuntimeError, match="CATALOG_MAX_AGE_SECONDS="):
+        Settings.from_env(environ)
