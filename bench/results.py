@@ -101,44 +101,22 @@ def write_report(out_dir, rows, floor, go_bench, logbench, memory, meta, cost=No
                     f"{pool['rps'] / r['rps']:.1f}x | {fmt(pool['p99'], 2)} | {fmt(r['p99'], 2)} |"
                 )
     if go_bench:
-        lines += [
-            "",
-            "## The pool against connect-per-call (dbsvc-go's Go benchmarks)",
-            "",
-            "A gRPC client in the benchmark's process calls a DB service on loopback, from "
-            "as many goroutines as cores; one place+cancel is two RPCs, two transactions.",
-            "",
-            "| RPC | pool ops/s | connect-per-call ops/s | pool / connect-per-call "
-            "| pool p50 / p99 ms | connect-per-call p50 / p99 ms |",
-            "|---|--:|--:|--:|--:|--:|",
-        ]
-        for case, label in (("GetProduct", "GetProduct"), ("PlaceAndCancelOrder", "place+cancel")):
-            pool, per_call = go_bench.get((case, "pool")), go_bench.get((case, "connect-per-call"))
-            if pool and per_call:
-                lines.append(
-                    f"| {label} | {fmt(pool[0], 0)} | {fmt(per_call[0], 0)} | "
-                    f"{pool[0] / per_call[0]:.1f}x | {fmt(pool[1], 2)} / {fmt(pool[2], 2)} | "
-                    f"{fmt(per_call[1], 2)} / {fmt(per_call[2], 2)} |"
-                )
-        lines += [
-            "",
-            "## What mutual TLS costs a call (dbsvc-go's Go benchmarks)",
-            "",
+        lines += go_comparison(
+            go_bench,
+            "The pool against connect-per-call",
+            "A gRPC client in the benchmark's process calls a DB service on loopback, from as "
+            "many goroutines as cores; one place+cancel is two RPCs, two transactions.",
+            ("pool", "pool"),
+            ("connect-per-call", "connect-per-call"),
+        )
+        lines += go_comparison(
+            go_bench,
+            "What mutual TLS costs a call",
             "The same client and pool, once over mutual TLS as the store runs (the API's "
             "certificate, checked by the DB service) and once in plaintext, in one run.",
-            "",
-            "| RPC | mutual TLS ops/s | plaintext ops/s | TLS / plaintext "
-            "| TLS p50 / p99 ms | plaintext p50 / p99 ms |",
-            "|---|--:|--:|--:|--:|--:|",
-        ]
-        for case, label in (("GetProduct", "GetProduct"), ("PlaceAndCancelOrder", "place+cancel")):
-            tls, plain = go_bench.get((case, "pool")), go_bench.get((case, "pool-plaintext"))
-            if tls and plain:
-                lines.append(
-                    f"| {label} | {fmt(tls[0], 0)} | {fmt(plain[0], 0)} | "
-                    f"{tls[0] / plain[0]:.2f}x | {fmt(tls[1], 2)} / {fmt(tls[2], 2)} | "
-                    f"{fmt(plain[1], 2)} / {fmt(plain[2], 2)} |"
-                )
+            ("pool", "mutual TLS"),
+            ("pool-plaintext", "plaintext"),
+        )
     if logbench:
         direct = logbench[0]["rps"]
         lines += [
@@ -187,6 +165,28 @@ def write_report(out_dir, rows, floor, go_bench, logbench, memory, meta, cost=No
     # The floor alone (--skip of everything else) has no row to chart.
     if rows:
         draw_chart(out_dir / "results.png", rows)
+
+
+def go_comparison(go_bench, title, intro, first, second):
+    """A table of dbsvc-go's two benchmarks in two modes, each (mode, label), side by side."""
+    (mode_a, a), (mode_b, b) = first, second
+    lines = [
+        "",
+        f"## {title} (dbsvc-go's Go benchmarks)",
+        "",
+        intro,
+        "",
+        f"| RPC | {a} ops/s | {b} ops/s | {a} / {b} | {a} p50 / p99 ms | {b} p50 / p99 ms |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
+    for case, label in (("GetProduct", "GetProduct"), ("PlaceAndCancelOrder", "place+cancel")):
+        x, y = go_bench.get((case, mode_a)), go_bench.get((case, mode_b))
+        if x and y:
+            lines.append(
+                f"| {label} | {fmt(x[0], 0)} | {fmt(y[0], 0)} | {x[0] / y[0]:.2f}x | "
+                f"{fmt(x[1], 2)} / {fmt(x[2], 2)} | {fmt(y[1], 2)} / {fmt(y[2], 2)} |"
+            )
+    return lines
 
 
 def write_json(path, rows, floor, go_bench, logbench, memory, meta, cost):
