@@ -4,17 +4,22 @@ pinned Kubernetes (kubernetes-validate, strict: unknown fields fail too), and th
 deployment's invariants hold: nothing runs as root or writes its root filesystem, every
 long-running container has probes and every container limits, only the Ingress is
 public, the NetworkPolicies allow exactly the architecture's edges, the configuration
-uses .env's names, and the DB service's pools fit in PostgreSQL.
+uses .env's names, and the DB service's pools fit in PostgreSQL. Mutual TLS between the
+services: each of api, dbsvc and logsvc mounts its own identity's certificate and no
+other, which names it and which the store's authority signed (openssl reads them), and
+the Go services are probed over TLS with it.
 
 Each invariant is a function that lists what breaks it; the tests assert the list is
-empty, and the last tests break a rendered chart on purpose (an edge, a probe) to show
-the checks notice."""
+empty, and the last tests break a rendered chart on purpose (an edge, a probe, a
+certificate mount, a certificate) to show the checks notice."""
 
+import base64
 import copy
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import kubernetes_validate
@@ -61,6 +66,13 @@ COMPONENTS = {"api", "dbsvc", "logsvc", "postgres", "zookeeper", "kafka"}
 JOBS = {"db-migrate", "kafka-topic"}
 GO_SERVICES = {"dbsvc": 50051, "logsvc": 50052}
 WORKLOADS = ("Deployment", "StatefulSet", "Job")
+# Mutual TLS (issue 25): a component that calls or serves gRPC is the identity of the
+# same name; its certificate is mounted at TLS_DIR, as serving/tls.go and the API read it.
+IDENTITIES = {"api", "dbsvc", "logsvc"}
+TLS_DIR = "/etc/merch-store/tls"
+TLS_FILES = {"ca.crt", "tls.crt", "tls.key"}
+AUTHORITY = "merch-store services CA"  # serving/pki's name for the store's CA
+HEALTH_PROBE = "/usr/local/bin/grpc_health_probe"  # in the dbsvc and logsvc images
 COMPONENT_LABEL = "app.kubernetes.io/component"
 INSTALL_HINT = (
     "helm not found. `make tools` builds it into .state/bin from the Go module proxy:\n"
@@ -153,6 +165,43 @@ def config_data(objects):
 
 def env_of(container):
     return {e["name"]: e for e in container.get("env") or []}
+
+
+def values():
+    return yaml.safe_load((CHART / "values.yaml").read_text())
+
+
+def tls_secret_name(identity):
+    return f"{fullname()}-tls-{identity}"
+
+
+def is_tls_secret(o):
+    return o["kind"] == "Secret" and o.get("type") == "kubernetes.io/tls"
+
+
+def secret_volumes(workload):
+    """The pod's volumes that are a Secret (or project one), by volume name."""
+    found = {}
+    for v in pod_spec(workload).get("volumes") or []:
+        if "secret" in v:
+            found[v["name"]] = v["secret"]["secretName"]
+        for source in (v.get("projected") or {}).get("sources") or []:
+            if "secret" in source:
+                found[v["name"]] = source["secret"]["name"]
+    return found
+
+
+def openssl(*args):
+    if not shutil.which("openssl"):
+        pytest.fail("openssl not found: the certificate checks read the rendered Secrets with it")
+    answer = subprocess.run(
+        ["openssl", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+    )
+    return answer.returncode, answer.stdout + answer.stderr
 
 
 # ---- the invariants, each a list of what breaks it ----
@@ -260,8 +309,99 @@ def unprotected_pods(objects):
 
 
 def ingress_controller_selector():
-    values = yaml.safe_load((CHART / "values.yaml").read_text())["ingress"]["controller"]
-    return values["namespaceLabels"], values["podLabels"]
+    controller = values()["ingress"]["controller"]
+    return controller["namespaceLabels"], controller["podLabels"]
+
+
+def key_readable_by_pod(pod_security, secret):
+    """Whether the pod's processes can read a file of this Secret volume, and no others:
+    the kubelet writes it owned by root, in the group fsGroup when the pod has one (and
+    every process of the pod is in that group). The owner's bits serve root alone, which
+    run_as_root rules out."""
+    mode = secret.get("defaultMode", 0o644)
+    return bool(pod_security.get("fsGroup") and mode & 0o040) and not mode & 0o007
+
+
+KEY_MODE = "the key is unreadable to the pod or readable to all"
+
+
+def tls_problems(objects):
+    """Each container of api, dbsvc and logsvc: TLS_DIR set, its own identity's Secret
+    mounted there read-only, all three files in it, the key readable by the pod's user
+    and by no one else."""
+    problems = []
+    for w in workloads(objects):
+        identity = component(w)
+        if identity not in IDENTITIES:
+            continue
+        spec = pod_spec(w)
+        volumes = {v["name"]: v for v in spec.get("volumes") or []}
+        for c in containers(w, init=False):
+            where = f"{w['kind']} {w['metadata']['name']} container {c['name']}"
+            if (env_of(c).get("TLS_DIR") or {}).get("value") != TLS_DIR:
+                problems.append(f"{where}: TLS_DIR is not {TLS_DIR}")
+            mounts = [m for m in c.get("volumeMounts") or [] if m["mountPath"] == TLS_DIR]
+            if len(mounts) != 1:
+                problems.append(f"{where}: nothing mounted at {TLS_DIR}")
+                continue
+            (mount,) = mounts
+            secret = volumes.get(mount["name"], {}).get("secret") or {}
+            if secret.get("secretName") != tls_secret_name(identity):
+                problems.append(
+                    f"{where}: {TLS_DIR} is {secret.get('secretName') or mount['name']}, "
+                    f"not {tls_secret_name(identity)}"
+                )
+            if mount.get("readOnly") is not True or mount.get("subPath"):
+                problems.append(f"{where}: {TLS_DIR} is not the whole Secret, read-only")
+            if "items" in secret and not {i["path"] for i in secret["items"]} >= TLS_FILES:
+                problems.append(f"{where}: {TLS_DIR} lacks some of {sorted(TLS_FILES)}")
+            if not key_readable_by_pod(spec.get("securityContext") or {}, secret):
+                problems.append(f"{where}: {KEY_MODE}")
+    return problems
+
+
+def certificate_problems(objects):
+    """Each identity's Secret: ca.crt, tls.crt and tls.key; the certificate's subject
+    CN and only DNS name the identity, good for server and client, signed by the
+    authority in ca.crt, which is the store's; the key the certificate's; one authority
+    for all three."""
+    problems = []
+    authorities = set()
+    for identity in sorted(IDENTITIES):
+        name = tls_secret_name(identity)
+        secret = named(objects, "Secret", name)
+        data = secret.get("data") or {}
+        if not is_tls_secret(secret) or set(data) != TLS_FILES:
+            problems.append(f"{name}: not a TLS Secret of {sorted(TLS_FILES)}: {sorted(data)}")
+            continue
+        authorities.add(data["ca.crt"])
+        with tempfile.TemporaryDirectory() as tmp:
+            files = {}
+            for key, value in data.items():
+                files[key] = Path(tmp) / key
+                files[key].write_bytes(base64.b64decode(value))
+            crt, ca, key = str(files["tls.crt"]), str(files["ca.crt"]), str(files["tls.key"])
+            names = ["-subject", "-nameopt", "RFC2253", "-ext", "subjectAltName"]
+            _, text = openssl("x509", "-in", crt, "-noout", *names)
+            subject = re.search(r"^subject=(.*)$", text, re.M)
+            if not subject or subject[1].strip() != f"CN={identity}":
+                problems.append(f"{name}: subject {subject and subject[1]!r}, not CN={identity}")
+            if re.findall(r"(?:DNS|IP Address|email|URI):[^,\s]+", text) != [f"DNS:{identity}"]:
+                problems.append(f"{name}: alternative names are not DNS:{identity} alone: {text}")
+            _, text = openssl("x509", "-in", ca, "-noout", "-subject", "-nameopt", "RFC2253")
+            if text.strip() != f"subject=CN={AUTHORITY}":
+                problems.append(f"{name}: ca.crt is {text.strip()!r}, not the store's authority")
+            for purpose in ("sslserver", "sslclient"):
+                code, text = openssl("verify", "-purpose", purpose, "-CAfile", ca, crt)
+                if code != 0:
+                    problems.append(f"{name}: not signed by its ca.crt for {purpose}: {text}")
+            _, from_key = openssl("pkey", "-in", key, "-pubout")
+            _, from_crt = openssl("x509", "-in", crt, "-noout", "-pubkey")
+            if "PUBLIC KEY" not in from_key or from_key != from_crt:
+                problems.append(f"{name}: tls.key is not the certificate's key")
+    if len(authorities) > 1:
+        problems.append(f"{len(authorities)} authorities: the identities do not trust each other")
+    return problems
 
 
 # ---- the tests ----
@@ -313,13 +453,34 @@ def test_every_container_has_limits_and_every_server_probes(objects):
     assert missing_probes_or_limits(objects) == []
 
 
-def test_the_go_services_are_probed_over_grpc_health_and_the_api_over_http(objects):
+def probe_flags(command):
+    """grpc_health_probe's flags, -name=value or -name alone (None)."""
+    return dict([*arg.split("=", 1), None][:2] for arg in command[1:])
+
+
+def test_the_go_services_are_probed_over_grpc_health_with_tls_and_the_api_over_http(objects):
+    """The services refuse plaintext, so the kubelet's own gRPC probe cannot ask them:
+    the images' grpc_health_probe asks, with the service's own certificate, verifying
+    the server by its identity; the timing stays values.yaml's."""
     for w in of_kind(objects, "Deployment"):
         (c,) = containers(w)
         name = component(w)
-        for probe in ("readinessProbe", "livenessProbe"):
+        for probe, kind in (("readinessProbe", "readiness"), ("livenessProbe", "liveness")):
             if name in GO_SERVICES:
-                assert c[probe]["grpc"]["port"] == GO_SERVICES[name], (name, probe)
+                assert "grpc" not in c[probe], f"{name} {probe}: the kubelet's probe has no TLS"
+                command = c[probe]["exec"]["command"]
+                assert command[0] == HEALTH_PROBE, (name, probe)
+                assert probe_flags(command) == {
+                    "-addr": f"127.0.0.1:{GO_SERVICES[name]}",
+                    "-tls": None,
+                    "-tls-ca-cert": f"{TLS_DIR}/ca.crt",
+                    "-tls-client-cert": f"{TLS_DIR}/tls.crt",
+                    "-tls-client-key": f"{TLS_DIR}/tls.key",
+                    "-tls-server-name": name,
+                }, (name, probe)
+                timing = values()[name]["probes"][kind]
+                for field in ("periodSeconds", "timeoutSeconds", "failureThreshold"):
+                    assert c[probe][field] == timing[field], (name, probe, field)
             else:
                 assert c[probe]["httpGet"]["path"] == "/healthz", (name, probe)
         if name == "api":
@@ -409,13 +570,15 @@ def test_the_policies_use_the_ports_the_pods_listen_on(objects):
 
 def test_configuration_uses_the_names_of_env_example(objects):
     names = set(env_file(ENV_EXAMPLE))
-    for o in of_kind(objects, "ConfigMap") + of_kind(objects, "Secret"):
+    # The TLS Secrets hold files, under the names a Kubernetes TLS Secret has.
+    settings = [o for o in of_kind(objects, "Secret") if not is_tls_secret(o)]
+    for o in of_kind(objects, "ConfigMap") + settings:
         keys = set(o.get("data") or {}) | set(o.get("stringData") or {})
         assert keys and keys <= names, f"{o['metadata']['name']}: {sorted(keys - names)}"
     # values.yaml spells them the same way.
-    values = yaml.safe_load((CHART / "values.yaml").read_text())
-    assert set(values["config"]) | set(values["secrets"]) <= names
-    assert not any(values["secrets"].values()), "values.yaml holds no secret"
+    given = values()
+    assert set(given["config"]) | set(given["secrets"]) <= names
+    assert not any(given["secrets"].values()), "values.yaml holds no secret"
 
 
 def test_every_reference_names_a_key_that_is_rendered(objects):
@@ -431,6 +594,8 @@ def test_every_reference_names_a_key_that_is_rendered(objects):
                     if ref in source:
                         key = (kind, source[ref]["name"])
                         assert source[ref]["key"] in data.get(key, ()), (c["name"], e)
+        for volume, secret in secret_volumes(w).items():
+            assert ("Secret", secret) in data, (w["metadata"]["name"], volume, secret)
 
 
 def secret_keys_of(workload):
@@ -457,6 +622,30 @@ def test_each_pod_gets_only_the_secrets_it_needs(objects):
     for w in workloads(objects):
         for c in containers(w):
             assert "envFrom" not in c, f"{c['name']}: takes whole objects, not its keys"
+    # As files: only the certificate and key of the pod's own identity.
+    mounted = {component(w): set(secret_volumes(w).values()) for w in workloads(objects)}
+    own = {name: {tls_secret_name(name)} for name in IDENTITIES}
+    assert mounted == {name: own.get(name, set()) for name in COMPONENTS | JOBS}
+
+
+def test_each_grpc_party_mounts_its_own_certificate_where_tls_dir_says(objects):
+    assert tls_problems(objects) == []
+
+
+def test_each_identity_has_a_certificate_naming_it_from_the_store_authority(objects):
+    assert certificate_problems(objects) == []
+
+
+def test_grpc_reflection_is_off_unless_asked_for(objects):
+    def reflection(objects):
+        return {
+            component(w): env_of(containers(w)[0]).get("GRPC_REFLECTION", {}).get("value")
+            for w in of_kind(objects, "Deployment")
+        }
+
+    assert reflection(objects) == {"api": None, "dbsvc": "false", "logsvc": "false"}
+    on = reflection(render("default", "--set", "grpc.reflection=true"))
+    assert on == {"api": None, "dbsvc": "true", "logsvc": "true"}
 
 
 def test_the_db_service_logs_in_as_its_role_and_the_migrations_run_as_the_owner(objects):
@@ -566,3 +755,38 @@ def test_a_missing_probe_is_noticed():
     assert missing_probes_or_limits(objects) == [
         f"Deployment {fullname()}-dbsvc container dbsvc: no livenessProbe"
     ]
+
+
+def test_a_pod_with_another_identity_is_noticed():
+    objects = copy.deepcopy(render("default"))
+    dbsvc = named(objects, "Deployment", f"{fullname()}-dbsvc")
+    (tls,) = [v for v in pod_spec(dbsvc)["volumes"] if "secret" in v]
+    tls["secret"]["secretName"] = tls_secret_name("api")
+    where = f"Deployment {fullname()}-dbsvc container dbsvc"
+    assert tls_problems(objects) == [
+        f"{where}: {TLS_DIR} is {tls_secret_name('api')}, not {tls_secret_name('dbsvc')}"
+    ]
+    # A key the pod's user cannot read (no fsGroup), and one anybody can.
+    del pod_spec(dbsvc)["securityContext"]["fsGroup"]
+    tls["secret"]["secretName"] = tls_secret_name("dbsvc")
+    assert tls_problems(objects) == [f"{where}: {KEY_MODE}"]
+    pod_spec(dbsvc)["securityContext"]["fsGroup"] = 65532
+    tls["secret"]["defaultMode"] = 0o444
+    assert tls_problems(objects) == [f"{where}: {KEY_MODE}"]
+
+
+def test_a_certificate_of_another_identity_or_authority_is_noticed():
+    objects = copy.deepcopy(render("default"))
+    secrets = {i: named(objects, "Secret", tls_secret_name(i))["data"] for i in IDENTITIES}
+    # The API handed logsvc's certificate and key: same authority, wrong name.
+    secrets["api"]["tls.crt"] = secrets["logsvc"]["tls.crt"]
+    secrets["api"]["tls.key"] = secrets["logsvc"]["tls.key"]
+    # dbsvc's from another render, whose authority is another (genCA per render).
+    other = named(render("default"), "Secret", tls_secret_name("dbsvc"))["data"]
+    secrets["dbsvc"]["tls.crt"] = other["tls.crt"]
+    problems = certificate_problems(objects)
+    api, dbsvc = tls_secret_name("api"), tls_secret_name("dbsvc")
+    assert any(p.startswith(f"{api}: subject 'CN=logsvc'") for p in problems), problems
+    assert any(p.startswith(f"{dbsvc}: not signed by its ca.crt for sslserver") for p in problems)
+    assert any(p.startswith(f"{dbsvc}: tls.key is not the certificate's key") for p in problems)
+    assert not any(p.startswith(tls_secret_name("logsvc")) for p in problems), problems

@@ -157,3 +157,50 @@ topologySpreadConstraints:
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/* Mutual TLS between the services (templates/tls.yaml makes the certificates): each
+     pod of api, dbsvc and logsvc mounts its own identity's Secret, and nothing else,
+     where TLS_DIR says. Call the three with (list $ "dbsvc"). */}}
+{{- define "merch.tlsDir" -}}/etc/merch-store/tls{{- end -}}
+
+{{- define "merch.tlsSecretName" -}}
+{{ include "merch.fullname" (index . 0) }}-tls-{{ index . 1 }}
+{{- end -}}
+
+{{- define "merch.tlsEnv" -}}
+- {name: TLS_DIR, value: {{ include "merch.tlsDir" . }}}
+{{- end -}}
+
+{{- define "merch.tlsMount" -}}
+- {name: tls, mountPath: {{ include "merch.tlsDir" . }}, readOnly: true}
+{{- end -}}
+
+{{- /* Files of a Secret volume belong to root; fsGroup makes them the pod's group, and
+     0440 lets that group, not the world, read the key. 0400 would need the file to be
+     the user's, which a Secret volume never is. */ -}}
+{{- define "merch.tlsVolume" -}}
+- name: tls
+  secret:
+    secretName: {{ include "merch.tlsSecretName" . }}
+    defaultMode: 0440
+{{- end -}}
+
+{{/* A probe of a Go service's grpc.health.v1 over mutual TLS, with the service's own
+     certificate: the kubelet's native gRPC probe cannot do TLS, and the services refuse
+     plaintext. grpc_health_probe is in both images. Call with
+     (list port identity service-name). */}}
+{{- define "merch.grpcHealthProbe" -}}
+{{- $dir := include "merch.tlsDir" . -}}
+exec:
+  command:
+    - /usr/local/bin/grpc_health_probe
+    - -addr=127.0.0.1:{{ index . 0 }}
+    - -tls
+    - -tls-ca-cert={{ $dir }}/ca.crt
+    - -tls-client-cert={{ $dir }}/tls.crt
+    - -tls-client-key={{ $dir }}/tls.key
+    - -tls-server-name={{ index . 1 }}
+    {{- with index . 2 }}
+    - -service={{ . }}
+    {{- end }}
+{{- end -}}
