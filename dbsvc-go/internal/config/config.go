@@ -50,9 +50,10 @@ type Config struct {
 	ConnectPerCall bool // DBSVC_CONNECT_PER_CALL
 
 	// Failed logins: how many in a row (of a username from one client address, and
-	// from all addresses) before the next attempts wait, the first wait (doubling
-	// with each further failure), its ceiling, and how far apart failures may be and
-	// still count as a run.
+	// from all addresses, which then holds only the addresses that failed on it)
+	// before the next attempts wait, the first wait (doubling with each further
+	// failure), its ceiling, and how long after the later of the last failure and
+	// the end of its wait a count is forgotten.
 	LoginMaxFailures        int           // LOGIN_MAX_FAILURES
 	LoginAccountMaxFailures int           // LOGIN_ACCOUNT_MAX_FAILURES
 	LoginBaseWait           time.Duration // LOGIN_THROTTLE_BASE_WAIT

@@ -18,12 +18,19 @@ func TestMain(m *testing.M) {
 
 func newStore(t *testing.T) *Store {
 	t.Helper()
+	return newStoreWith(t, Options{})
+}
+
+// newStoreWith is newStore with opts; the acquire timeout is the tests' own.
+func newStoreWith(t *testing.T, opts Options) *Store {
+	t.Helper()
 	pgtest.Need(t)
 	pc, err := testDB.Config.PoolConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(pc, Options{AcquireTimeout: 2 * time.Second})
+	opts.AcquireTimeout = 2 * time.Second
+	s, err := New(pc, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,16 +69,16 @@ func (s *Store) GetUser(ctx context.Context, id int32) (*dbv1.User, error) {
 // case) and password. Every failure is the same errBadCredentials after the same
 // work (one argon2 hash), so neither the answer nor its timing tells whether the
 // username exists; every failure counts against the username and the client
-// address (see Throttle), and while it waits the answer is Throttled, with no hash
-// at all.
+// address (see Throttle), and while this client waits the answer is Throttled,
+// with no hash at all.
 func (s *Store) VerifyCredentials(ctx context.Context, username, password, clientAddress string) (*dbv1.User, error) {
-	keys := s.loginKeys(username, clientAddress)
+	rows := s.loginRows(username, clientAddress)
 	var (
 		u    *dbv1.User
 		hash string
 	)
 	err := s.withConn(ctx, func(conn *pgx.Conn) error {
-		if err := refuseIfWaiting(ctx, conn, keys); err != nil {
+		if err := s.refuseIfWaiting(ctx, conn, rows); err != nil {
 			return err
 		}
 		// A name with NUL cannot exist (PostgreSQL text cannot hold it, and would
@@ -101,9 +101,9 @@ func (s *Store) VerifyCredentials(ctx context.Context, username, password, clien
 		return nil, err
 	}
 	if ok && u != nil && u.Active {
-		return u, s.withConn(ctx, func(conn *pgx.Conn) error { return forgive(ctx, conn, keys) })
+		return u, s.withConn(ctx, func(conn *pgx.Conn) error { return forgive(ctx, conn, rows) })
 	}
-	if err := s.withConn(ctx, func(conn *pgx.Conn) error { return s.recordFailure(ctx, conn, keys) }); err != nil {
+	if err := s.withConn(ctx, func(conn *pgx.Conn) error { return s.recordFailure(ctx, conn, rows) }); err != nil {
 		return nil, err
 	}
 	return nil, errBadCredentials
@@ -124,7 +124,7 @@ func (s *Store) reauthenticate(ctx context.Context, id int32, currentPassword, c
 		if err != nil {
 			return err
 		}
-		return refuseIfWaiting(ctx, conn, s.loginKeys(username, clientAddress))
+		return s.refuseIfWaiting(ctx, conn, s.loginRows(username, clientAddress))
 	})
 	if err != nil {
 		return "", err
@@ -133,11 +133,11 @@ func (s *Store) reauthenticate(ctx context.Context, id int32, currentPassword, c
 	if err != nil {
 		return "", err
 	}
-	keys := s.loginKeys(username, clientAddress)
+	rows := s.loginRows(username, clientAddress)
 	if ok {
-		return hash, s.withConn(ctx, func(conn *pgx.Conn) error { return forgive(ctx, conn, keys) })
+		return hash, s.withConn(ctx, func(conn *pgx.Conn) error { return forgive(ctx, conn, rows) })
 	}
-	if err := s.withConn(ctx, func(conn *pgx.Conn) error { return s.recordFailure(ctx, conn, keys) }); err != nil {
+	if err := s.withConn(ctx, func(conn *pgx.Conn) error { return s.recordFailure(ctx, conn, rows) }); err != nil {
 		return "", err
 	}
 	return "", errWrongCurrentPassword
