@@ -78,6 +78,21 @@ def test_failed_logins_make_the_account_wait_longer_and_longer(http, base_url, n
     assert log_in(http, base_url, victim.username, victim.password).status_code == 200
 
 
+@pytest.mark.skipif(UNDER_COMPOSE, reason="behind compose's port every client is one address")
+def test_guesses_from_many_addresses_do_not_lock_the_owner_out(base_url, new_customer):
+    """The audit's probe: 20 failures from 4 addresses hold those addresses, and leave
+    the owner's login from a fifth working."""
+    victim = new_customer()
+    guessers = [f"127.0.0.{n}" for n in range(2, 6)]
+    for address in guessers:
+        for _ in range(MAX_FAILURES):
+            assert log_in_from(base_url, address, victim.username, "a guess") == 401
+    assert log_in_from(base_url, "127.0.0.6", victim.username, victim.password) == 200
+    for address in guessers:
+        status = log_in_from(base_url, address, victim.username, victim.password)
+        assert status == 429, address
+
+
 def test_an_unknown_username_waits_like_a_known_one(http, base_url):
     """Whether the account exists does not show in when the waiting starts."""
     ghost = f"ghost_{uuid.uuid4().hex[:12]}"
