@@ -41,7 +41,14 @@ def update_user(id: str, body: dict, user):
     check_new_password("password", body.get("password"), words)
     answer = call_db(
         db().users.UpdateUser,
-        user_pb2.UpdateUserRequest(id=me.id, client_address=_client_address(), **body),
+        user_pb2.UpdateUserRequest(
+            id=me.id,
+            client_address=_client_address(),
+            # The version the token was checked at: the DB service refuses the change
+            # if the password changed or the account was deactivated since.
+            credentials_version=me.credentials_version,
+            **body,
+        ),
     )
     return representations.user(answer.user)
 
@@ -51,7 +58,10 @@ def deactivate_user(id: str, body: dict, user):
     call_db(
         db().users.DeactivateUser,
         user_pb2.DeactivateUserRequest(
-            id=me.id, current_password=body["current_password"], client_address=_client_address()
+            id=me.id,
+            current_password=body["current_password"],
+            client_address=_client_address(),
+            credentials_version=me.credentials_version,
         ),
     )
     return "", 204

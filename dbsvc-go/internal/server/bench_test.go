@@ -48,9 +48,9 @@ func BenchmarkPlaceAndCancelOrder(b *testing.B) {
 		product := newProduct(b, 500)
 		b.Run(mode.name, func(b *testing.B) {
 			measure(b, func(ctx context.Context) error {
-				o, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1})
+				o, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1, CredentialsVersion: 1})
 				if err == nil {
-					_, err = s.orders.CancelOrder(ctx, &dbv1.CancelOrderRequest{Id: o.GetOrder().GetId(), UserId: buyer.GetId()})
+					_, err = s.orders.CancelOrder(ctx, &dbv1.CancelOrderRequest{Id: o.GetOrder().GetId(), UserId: buyer.GetId(), CredentialsVersion: 1})
 				}
 				return err
 			})

@@ -44,7 +44,7 @@ func TestConcurrentOrdersKeepStock(t *testing.T) {
 			canceller := c%4 == 0
 			for {
 				q := rand.Int32N(3) + 1
-				resp, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: q})
+				resp, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: q, CredentialsVersion: 1})
 				if status.Code(err) == codes.FailedPrecondition {
 					refusedStock.Add(1)
 					if q == 1 {
@@ -59,7 +59,7 @@ func TestConcurrentOrdersKeepStock(t *testing.T) {
 				placed.Add(1)
 				soldQty.Add(int64(q))
 				if canceller && rand.IntN(2) == 0 {
-					if _, err := s.orders.CancelOrder(ctx, &dbv1.CancelOrderRequest{Id: resp.GetOrder().GetId(), UserId: buyer.GetId()}); err != nil {
+					if _, err := s.orders.CancelOrder(ctx, &dbv1.CancelOrderRequest{Id: resp.GetOrder().GetId(), UserId: buyer.GetId(), CredentialsVersion: 1}); err != nil {
 						errs <- err
 						return
 					}

@@ -25,7 +25,7 @@ func TestIdempotencyKeyPlacesOneOrder(t *testing.T) {
 	product := newProduct(t, 100)
 	key := "retry-" + unique()
 	place := func(u *dbv1.User, quantity int32) (*dbv1.CreateOrderResponse, error) {
-		return s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: u.GetId(), ProductId: product, Quantity: quantity, IdempotencyKey: proto.String(key)})
+		return s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: u.GetId(), ProductId: product, Quantity: quantity, IdempotencyKey: proto.String(key), CredentialsVersion: 1})
 	}
 	stock := func() int32 {
 		p, err := s.products.GetProduct(ctx, &dbv1.GetProductRequest{Id: product})
@@ -90,7 +90,7 @@ func TestConcurrentCopiesOfAnIdempotentRequestPlaceOneOrder(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1, IdempotencyKey: proto.String(key)})
+			resp, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1, IdempotencyKey: proto.String(key), CredentialsVersion: 1})
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

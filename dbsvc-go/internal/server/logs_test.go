@@ -121,16 +121,16 @@ func TestWritesAreLoggedToLogsvc(t *testing.T) {
 		t.Errorf("event ids of the entry in the 2 failed calls and the accepted one: %q, want one id 3 times", ids)
 	}
 
-	order, err := s.orders.CreateOrder(withRequestID("req-order"), &dbv1.CreateOrderRequest{UserId: created.GetUser().GetId(), ProductId: 2, Quantity: 1})
+	order, err := s.orders.CreateOrder(withRequestID("req-order"), &dbv1.CreateOrderRequest{UserId: created.GetUser().GetId(), ProductId: 2, Quantity: 1, CredentialsVersion: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	l.waitEntry(t, "req-order")
-	if _, err := s.orders.CancelOrder(withRequestID("req-cancel"), &dbv1.CancelOrderRequest{Id: order.GetOrder().GetId(), UserId: created.GetUser().GetId()}); err != nil {
+	if _, err := s.orders.CancelOrder(withRequestID("req-cancel"), &dbv1.CancelOrderRequest{Id: order.GetOrder().GetId(), UserId: created.GetUser().GetId(), CredentialsVersion: 1}); err != nil {
 		t.Fatal(err)
 	}
 	l.waitEntry(t, "req-cancel")
-	if _, err := s.users.DeactivateUser(withRequestID("req-deactivate"), &dbv1.DeactivateUserRequest{Id: created.GetUser().GetId(), CurrentPassword: "logged-password"}); err != nil {
+	if _, err := s.users.DeactivateUser(withRequestID("req-deactivate"), &dbv1.DeactivateUserRequest{Id: created.GetUser().GetId(), CurrentPassword: "logged-password", CredentialsVersion: 1}); err != nil {
 		t.Fatal(err)
 	}
 	l.waitEntry(t, "req-deactivate")
@@ -193,7 +193,7 @@ func TestRPCsWorkWithLogsvcHanging(t *testing.T) {
 	}
 	for i := range 20 {
 		ctx, cancel := context.WithTimeout(withRequestID("logsvc-hangs"), 30*time.Second)
-		_, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: u.GetId(), ProductId: 1, Quantity: 1})
+		_, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: u.GetId(), ProductId: 1, Quantity: 1, CredentialsVersion: 1})
 		cancel()
 		if err != nil {
 			t.Fatalf("call %d with logsvc hanging: %v", i, err)

@@ -224,7 +224,7 @@ func passwordOf(u *dbv1.User) string {
 // deactivate deactivates a user newUser made.
 func deactivate(t testing.TB, s *service, u *dbv1.User) {
 	t.Helper()
-	if _, err := s.users.DeactivateUser(context.Background(), &dbv1.DeactivateUserRequest{Id: u.GetId(), CurrentPassword: passwordOf(u)}); err != nil {
+	if _, err := s.users.DeactivateUser(context.Background(), &dbv1.DeactivateUserRequest{Id: u.GetId(), CurrentPassword: passwordOf(u), CredentialsVersion: 1}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -151,7 +151,7 @@ func TestPoolExhaustedIsUnavailable(t *testing.T) {
 	defer tx.Rollback(ctx)
 	blocked := make(chan error, 1)
 	go func() {
-		_, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1})
+		_, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1, CredentialsVersion: 1})
 		blocked <- err
 	}()
 	waitLockWaiters(t, 1) // the order has taken the connection and waits on the lock

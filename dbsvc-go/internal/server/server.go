@@ -148,7 +148,7 @@ func (s *server) VerifyCredentials(ctx context.Context, req *dbv1.VerifyCredenti
 }
 
 func (s *server) UpdateUser(ctx context.Context, req *dbv1.UpdateUserRequest) (*dbv1.UpdateUserResponse, error) {
-	u, err := s.store.UpdateUser(ctx, req.GetId(), store.UserChanges{Username: req.Username, Email: req.Email, Password: req.Password, CurrentPassword: req.CurrentPassword, ClientAddress: req.GetClientAddress()})
+	u, err := s.store.UpdateUser(ctx, req.GetId(), store.UserChanges{Username: req.Username, Email: req.Email, Password: req.Password, CurrentPassword: req.CurrentPassword, ClientAddress: req.GetClientAddress(), CredentialsVersion: req.GetCredentialsVersion()})
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func (s *server) UpdateUser(ctx context.Context, req *dbv1.UpdateUserRequest) (*
 }
 
 func (s *server) DeactivateUser(ctx context.Context, req *dbv1.DeactivateUserRequest) (*dbv1.DeactivateUserResponse, error) {
-	if err := s.store.DeactivateUser(ctx, req.GetId(), req.GetCurrentPassword(), req.GetClientAddress()); err != nil {
+	if err := s.store.DeactivateUser(ctx, req.GetId(), req.GetCurrentPassword(), req.GetClientAddress(), req.GetCredentialsVersion()); err != nil {
 		return nil, err
 	}
 	s.written(ctx, "user %d deactivated", req.GetId())
@@ -169,7 +169,7 @@ func (s *server) CreateOrder(ctx context.Context, req *dbv1.CreateOrderRequest) 
 		UserID:             req.GetUserId(),
 		ProductID:          req.GetProductId(),
 		Quantity:           req.GetQuantity(),
-		CredentialsVersion: req.CredentialsVersion,
+		CredentialsVersion: req.GetCredentialsVersion(),
 		IdempotencyKey:     req.IdempotencyKey,
 	})
 	if err != nil {
@@ -201,7 +201,7 @@ func (s *server) ListOrders(ctx context.Context, req *dbv1.ListOrdersRequest) (*
 }
 
 func (s *server) CancelOrder(ctx context.Context, req *dbv1.CancelOrderRequest) (*dbv1.CancelOrderResponse, error) {
-	o, err := s.store.CancelOrder(ctx, req.GetId(), req.GetUserId(), req.CredentialsVersion)
+	o, err := s.store.CancelOrder(ctx, req.GetId(), req.GetUserId(), req.GetCredentialsVersion())
 	if err != nil {
 		return nil, err
 	}

@@ -117,9 +117,10 @@ func TestUsers(t *testing.T) {
 	update := func(req *dbv1.UpdateUserRequest) func(context.Context) (proto.Message, error) {
 		return func(ctx context.Context) (proto.Message, error) { return s.users.UpdateUser(ctx, req) }
 	}
+	// Alice's password changed once above: her tokens are at version 2.
 	deactivateWith := func(id int32, currentPassword string) func(context.Context) (proto.Message, error) {
 		return func(ctx context.Context) (proto.Message, error) {
-			return s.users.DeactivateUser(ctx, &dbv1.DeactivateUserRequest{Id: id, CurrentPassword: currentPassword})
+			return s.users.DeactivateUser(ctx, &dbv1.DeactivateUserRequest{Id: id, CurrentPassword: currentPassword, CredentialsVersion: 2})
 		}
 	}
 	const badCredentials = "username or password is incorrect"
@@ -191,29 +192,29 @@ func TestUsers(t *testing.T) {
 		{name: "verify impossible username", want: codes.Unauthenticated, detail: badCredentials, do: verify("nul\x00name", "alice-password")},
 		{name: "verify deactivated user", want: codes.Unauthenticated, detail: badCredentials, do: verify(gone.GetUsername(), passwordOf(gone))},
 
-		{name: "update nothing", want: codes.InvalidArgument, detail: "at least one", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId()})},
-		{name: "update bad email", want: codes.InvalidArgument, detail: "email", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Email: proto.String("a@"), CurrentPassword: proto.String("alice-password")})},
-		{name: "update bad username", want: codes.InvalidArgument, detail: "username", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Username: proto.String("a")})},
-		{name: "update short password", want: codes.InvalidArgument, detail: "password", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Password: proto.String("short"), CurrentPassword: proto.String("alice-password")})},
-		{name: "update to taken username", want: codes.AlreadyExists, detail: `username "carol_` + n + `" is already taken`, do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Username: proto.String("carol_" + n)})},
-		{name: "update to taken email in other case", want: codes.AlreadyExists, detail: `email "BOB` + n + `@example.com" is already taken`, do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Email: proto.String("BOB" + n + "@example.com"), CurrentPassword: proto.String("alice-password")})},
-		{name: "update unknown", want: codes.NotFound, detail: "user 999999", do: update(&dbv1.UpdateUserRequest{Id: 999999, Email: proto.String("x@example.com"), CurrentPassword: proto.String("x")})},
-		{name: "update deactivated", want: codes.NotFound, detail: fmt.Sprintf("user %d", gone.GetId()), do: update(&dbv1.UpdateUserRequest{Id: gone.GetId(), Email: proto.String("x@example.com"), CurrentPassword: proto.String(passwordOf(gone))})},
-		{name: "update email without current password", want: codes.InvalidArgument, detail: "current_password is required", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Email: proto.String("alice" + n + "@sustech.edu.cn")})},
-		{name: "update password without current password", want: codes.InvalidArgument, detail: "current_password is required", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Password: proto.String("alice-new-password")})},
-		{name: "update email with wrong current password", want: codes.PermissionDenied, detail: "current_password is not your password", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Email: proto.String("alice" + n + "@sustech.edu.cn"), CurrentPassword: proto.String("alice-passwort")})},
-		{name: "update username without current password", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Username: proto.String("alice_" + n)}), check: func(t *testing.T, m proto.Message) {
+		{name: "update nothing", want: codes.InvalidArgument, detail: "at least one", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), CredentialsVersion: 1})},
+		{name: "update bad email", want: codes.InvalidArgument, detail: "email", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Email: proto.String("a@"), CurrentPassword: proto.String("alice-password"), CredentialsVersion: 1})},
+		{name: "update bad username", want: codes.InvalidArgument, detail: "username", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Username: proto.String("a"), CredentialsVersion: 1})},
+		{name: "update short password", want: codes.InvalidArgument, detail: "password", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Password: proto.String("short"), CurrentPassword: proto.String("alice-password"), CredentialsVersion: 1})},
+		{name: "update to taken username", want: codes.AlreadyExists, detail: `username "carol_` + n + `" is already taken`, do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Username: proto.String("carol_" + n), CredentialsVersion: 1})},
+		{name: "update to taken email in other case", want: codes.AlreadyExists, detail: `email "BOB` + n + `@example.com" is already taken`, do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Email: proto.String("BOB" + n + "@example.com"), CurrentPassword: proto.String("alice-password"), CredentialsVersion: 1})},
+		{name: "update unknown", want: codes.Unauthenticated, detail: "no longer the user's", do: update(&dbv1.UpdateUserRequest{Id: 999999, Email: proto.String("x@example.com"), CurrentPassword: proto.String("x"), CredentialsVersion: 1})},
+		{name: "update deactivated", want: codes.Unauthenticated, detail: "no longer the user's", do: update(&dbv1.UpdateUserRequest{Id: gone.GetId(), Email: proto.String("x@example.com"), CurrentPassword: proto.String(passwordOf(gone)), CredentialsVersion: 1})},
+		{name: "update email without current password", want: codes.InvalidArgument, detail: "current_password is required", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Email: proto.String("alice" + n + "@sustech.edu.cn"), CredentialsVersion: 1})},
+		{name: "update password without current password", want: codes.InvalidArgument, detail: "current_password is required", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Password: proto.String("alice-new-password"), CredentialsVersion: 1})},
+		{name: "update email with wrong current password", want: codes.PermissionDenied, detail: "current_password is not your password", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Email: proto.String("alice" + n + "@sustech.edu.cn"), CurrentPassword: proto.String("alice-passwort"), CredentialsVersion: 1})},
+		{name: "update username without current password", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Username: proto.String("alice_" + n), CredentialsVersion: 1}), check: func(t *testing.T, m proto.Message) {
 			if u := m.(*dbv1.UpdateUserResponse).GetUser(); u.GetEmail() != "alice"+n+"@example.com" {
 				t.Errorf("email %q after the refused changes, want the original", u.GetEmail())
 			}
 		}},
-		{name: "update email", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Email: proto.String("alice" + n + "@sustech.edu.cn"), CurrentPassword: proto.String("alice-password")}), check: func(t *testing.T, m proto.Message) {
+		{name: "update email", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Email: proto.String("alice" + n + "@sustech.edu.cn"), CurrentPassword: proto.String("alice-password"), CredentialsVersion: 1}), check: func(t *testing.T, m proto.Message) {
 			u := m.(*dbv1.UpdateUserResponse).GetUser()
 			if u.GetEmail() != "alice"+n+"@sustech.edu.cn" || u.GetUsername() != "alice_"+n || u.GetCredentialsVersion() != 1 {
 				t.Errorf("updated user %v, want the new email and nothing else changed", u)
 			}
 		}},
-		{name: "update password", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Password: proto.String("alice-new-password"), CurrentPassword: proto.String("alice-password")}), check: func(t *testing.T, m proto.Message) {
+		{name: "update password", do: update(&dbv1.UpdateUserRequest{Id: alice.GetUser().GetId(), Password: proto.String("alice-new-password"), CurrentPassword: proto.String("alice-password"), CredentialsVersion: 1}), check: func(t *testing.T, m proto.Message) {
 			if u := m.(*dbv1.UpdateUserResponse).GetUser(); u.GetCredentialsVersion() != 2 {
 				t.Errorf("credentials_version %d after a password change, want 2", u.GetCredentialsVersion())
 			}
@@ -228,8 +229,8 @@ func TestUsers(t *testing.T) {
 		{name: "deactivate without current password", want: codes.InvalidArgument, detail: "current_password", do: deactivateWith(alice.GetUser().GetId(), "")},
 		{name: "deactivate with wrong current password", want: codes.PermissionDenied, detail: "current_password is not your password", do: deactivateWith(alice.GetUser().GetId(), "alice-password")},
 		{name: "deactivate", do: deactivateWith(alice.GetUser().GetId(), "alice-new-password")},
-		{name: "deactivate again", want: codes.NotFound, do: deactivateWith(alice.GetUser().GetId(), "alice-new-password")},
-		{name: "deactivate unknown", want: codes.NotFound, detail: "user 999999", do: deactivateWith(999999, "x")},
+		{name: "deactivate again", want: codes.Unauthenticated, detail: "no longer the user's", do: deactivateWith(alice.GetUser().GetId(), "alice-new-password")},
+		{name: "deactivate unknown", want: codes.Unauthenticated, detail: "no longer the user's", do: deactivateWith(999999, "x")},
 		{name: "deactivate id 0", want: codes.InvalidArgument, detail: "id", do: deactivateWith(0, "x")},
 		{name: "verify after deactivation", want: codes.Unauthenticated, detail: badCredentials, do: verify("alice_"+n, "alice-new-password")},
 		{name: "deactivated user's email stays taken", want: codes.AlreadyExists, detail: "email", do: create("1", "dave", proto.String("alice"+n+"@sustech.edu.cn"), "dave-password")},
@@ -243,7 +244,7 @@ func TestOrders(t *testing.T) {
 	deactivate(t, s, gone)
 	scarce := newProduct(t, 2)
 	product := newProduct(t, 500)
-	first, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1})
+	first, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1, CredentialsVersion: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func TestOrders(t *testing.T) {
 	}
 	create := func(userID, productID, quantity int32) func(context.Context) (proto.Message, error) {
 		return func(ctx context.Context) (proto.Message, error) {
-			return s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: userID, ProductId: productID, Quantity: quantity})
+			return s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: userID, ProductId: productID, Quantity: quantity, CredentialsVersion: 1})
 		}
 	}
 	get := func(id, userID int32) func(context.Context) (proto.Message, error) {
@@ -267,7 +268,7 @@ func TestOrders(t *testing.T) {
 	}
 	cancelOrder := func(id, userID int32) func(context.Context) (proto.Message, error) {
 		return func(ctx context.Context) (proto.Message, error) {
-			return s.orders.CancelOrder(ctx, &dbv1.CancelOrderRequest{Id: id, UserId: userID})
+			return s.orders.CancelOrder(ctx, &dbv1.CancelOrderRequest{Id: id, UserId: userID, CredentialsVersion: 1})
 		}
 	}
 	var second *dbv1.Order
@@ -294,8 +295,8 @@ func TestOrders(t *testing.T) {
 		{name: "create product 0", want: codes.InvalidArgument, detail: "product_id", do: create(buyer.GetId(), 0, 1)},
 		{name: "create user 0", want: codes.InvalidArgument, detail: "user_id", do: create(0, product, 1)},
 		{name: "create unknown product", want: codes.NotFound, detail: "product 999999 does not exist", do: create(buyer.GetId(), 999999, 1)},
-		{name: "create unknown user", want: codes.NotFound, detail: "user 999999", do: create(999999, product, 1)},
-		{name: "create deactivated user", want: codes.NotFound, detail: fmt.Sprintf("user %d", gone.GetId()), do: create(gone.GetId(), product, 1)},
+		{name: "create unknown user", want: codes.Unauthenticated, detail: "no longer the user's", do: create(999999, product, 1)},
+		{name: "create deactivated user", want: codes.Unauthenticated, detail: "no longer the user's", do: create(gone.GetId(), product, 1)},
 		{name: "create not enough stock", want: codes.FailedPrecondition,
 			detail: fmt.Sprintf("not enough stock: product %d has 2 left, 3 requested", scarce), do: create(buyer.GetId(), scarce, 3)},
 
@@ -356,7 +357,7 @@ func TestDeadlines(t *testing.T) {
 	defer cancel()
 	_, err := s.products.GetProduct(expired, &dbv1.GetProductRequest{Id: 1})
 	wantCode(t, err, codes.DeadlineExceeded)
-	_, err = s.orders.CreateOrder(expired, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1})
+	_, err = s.orders.CreateOrder(expired, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1, CredentialsVersion: 1})
 	wantCode(t, err, codes.DeadlineExceeded)
 
 	// A deadline that passes while the server waits: another transaction
@@ -365,7 +366,7 @@ func TestDeadlines(t *testing.T) {
 	tx := lockProduct(t, product)
 	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancelShort()
-	_, err = s.orders.CreateOrder(short, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1})
+	_, err = s.orders.CreateOrder(short, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1, CredentialsVersion: 1})
 	wantCode(t, err, codes.DeadlineExceeded)
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
@@ -376,7 +377,7 @@ func TestDeadlines(t *testing.T) {
 	if p.GetProduct().GetStock() != 10 {
 		t.Errorf("stock %d after the timed-out order, want 10", p.GetProduct().GetStock())
 	}
-	if _, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1}); err != nil {
+	if _, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1, CredentialsVersion: 1}); err != nil {
 		t.Errorf("ordering after the timeout: %v", err)
 	}
 }
@@ -405,20 +406,21 @@ func TestReflectionListsServicesWhenTurnedOn(t *testing.T) {
 	}
 }
 
-// A write that carries the caller's token's credentials version is refused
-// once that version is stale, in the write's own transaction, and changes
-// nothing; with the current version it goes through.
+// Every write that acts for a user carries the caller's token's credentials
+// version: it is refused once that version is stale, in the write's own
+// transaction, and changes nothing; with the current version it goes through;
+// without one it is invalid.
 func TestWritesCheckTheTokensCredentialsVersion(t *testing.T) {
 	s := startService(t, serviceOptions{})
 	ctx := context.Background()
 	buyer := newUser(t, s)
 	product := newProduct(t, 500)
-	current := proto.Int32(buyer.GetCredentialsVersion())
+	current := buyer.GetCredentialsVersion()
 	placed, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1, CredentialsVersion: current})
 	if err != nil {
 		t.Fatalf("placing with the current version: %v", err)
 	}
-	if _, err := s.users.UpdateUser(ctx, &dbv1.UpdateUserRequest{Id: buyer.GetId(), Password: proto.String("a new password"), CurrentPassword: proto.String(passwordOf(buyer))}); err != nil {
+	if _, err := s.users.UpdateUser(ctx, &dbv1.UpdateUserRequest{Id: buyer.GetId(), Password: proto.String("a new password"), CurrentPassword: proto.String(passwordOf(buyer)), CredentialsVersion: 1}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1, CredentialsVersion: current})
@@ -436,5 +438,40 @@ func TestWritesCheckTheTokensCredentialsVersion(t *testing.T) {
 	list, err := s.orders.ListOrders(ctx, &dbv1.ListOrdersRequest{UserId: buyer.GetId()})
 	if err != nil || len(list.GetOrders()) != 1 {
 		t.Errorf("the buyer has %d orders (%v), want the one placed before the password changed", len(list.GetOrders()), err)
+	}
+	_, err = s.users.UpdateUser(ctx, &dbv1.UpdateUserRequest{Id: buyer.GetId(), Username: proto.String("renamed_" + buyer.GetSid()), CredentialsVersion: current})
+	if status.Code(err) != codes.Unauthenticated {
+		t.Errorf("renaming with a stale version: %v, want UNAUTHENTICATED", err)
+	}
+	_, err = s.users.DeactivateUser(ctx, &dbv1.DeactivateUserRequest{Id: buyer.GetId(), CurrentPassword: "a new password", CredentialsVersion: current})
+	if status.Code(err) != codes.Unauthenticated {
+		t.Errorf("deactivating with a stale version: %v, want UNAUTHENTICATED", err)
+	}
+	// Leaving the version out skips nothing: the request is invalid.
+	for name, call := range map[string]func() error{
+		"place": func() error {
+			_, err := s.orders.CreateOrder(ctx, &dbv1.CreateOrderRequest{UserId: buyer.GetId(), ProductId: product, Quantity: 1})
+			return err
+		},
+		"cancel": func() error {
+			_, err := s.orders.CancelOrder(ctx, &dbv1.CancelOrderRequest{Id: placed.GetOrder().GetId(), UserId: buyer.GetId()})
+			return err
+		},
+		"rename": func() error {
+			_, err := s.users.UpdateUser(ctx, &dbv1.UpdateUserRequest{Id: buyer.GetId(), Username: proto.String("renamed_" + buyer.GetSid())})
+			return err
+		},
+		"deactivate": func() error {
+			_, err := s.users.DeactivateUser(ctx, &dbv1.DeactivateUserRequest{Id: buyer.GetId(), CurrentPassword: "a new password"})
+			return err
+		},
+	} {
+		if err := call(); status.Code(err) != codes.InvalidArgument {
+			t.Errorf("%s without a credentials version: %v, want INVALID_ARGUMENT", name, err)
+		}
+	}
+	got, err := s.users.GetUser(ctx, &dbv1.GetUserRequest{Id: buyer.GetId()})
+	if err != nil || !got.GetUser().GetActive() || got.GetUser().GetUsername() != buyer.GetUsername() {
+		t.Errorf("after the refused writes the buyer is %v (%v), want unchanged", got.GetUser(), err)
 	}
 }

@@ -102,10 +102,10 @@ func TestWrongCurrentPasswordsCountAsFailedLogins(t *testing.T) {
 	u := newUser(t, s)
 	const thief = "192.0.2.66"
 	for range 2 {
-		_, err := s.users.UpdateUser(ctx, &dbv1.UpdateUserRequest{Id: u.GetId(), Password: proto.String("stolen-token-password"), CurrentPassword: proto.String("a guess"), ClientAddress: thief})
+		_, err := s.users.UpdateUser(ctx, &dbv1.UpdateUserRequest{Id: u.GetId(), Password: proto.String("stolen-token-password"), CurrentPassword: proto.String("a guess"), ClientAddress: thief, CredentialsVersion: 1})
 		wantCode(t, err, codes.PermissionDenied)
 	}
-	_, err := s.users.DeactivateUser(ctx, &dbv1.DeactivateUserRequest{Id: u.GetId(), CurrentPassword: passwordOf(u), ClientAddress: thief})
+	_, err := s.users.DeactivateUser(ctx, &dbv1.DeactivateUserRequest{Id: u.GetId(), CurrentPassword: passwordOf(u), ClientAddress: thief, CredentialsVersion: 1})
 	retryAfter(t, err)
 	_, err = s.users.VerifyCredentials(ctx, &dbv1.VerifyCredentialsRequest{Username: u.GetUsername(), Password: passwordOf(u), ClientAddress: thief})
 	retryAfter(t, err)

@@ -37,8 +37,8 @@ func scanOrder(row pgx.Row) (*dbv1.Order, error) {
 type NewOrder struct {
 	UserID, ProductID, Quantity int32
 	// The caller's token's credentials version: the order is placed only if the
-	// user is active at that version (see checkCaller). Nil: not checked.
-	CredentialsVersion *int32
+	// user is active at that version (see checkCaller).
+	CredentialsVersion int32
 	// The client's Idempotency-Key; nil: every call places a new order.
 	IdempotencyKey *string
 }
@@ -137,27 +137,32 @@ func (s *Store) ForgetOldIdempotencyKeys(ctx context.Context, retention time.Dur
 	return forgotten, err
 }
 
-// checkCaller refuses a write for a user that does not exist or is
-// deactivated and, when credentialsVersion is set, for a token whose version is
-// no longer the user's (the password changed or the account was deactivated):
-// UNAUTHENTICATED, as the API's own token check answers. It reads the user in
-// the write's transaction without locking it: a write that commits just before
-// a concurrent password change or deactivation is simply the token's last one.
-func checkCaller(ctx context.Context, tx pgx.Tx, userID int32, credentialsVersion *int32) error {
+// checkCaller refuses a write for a user that does not exist, is deactivated,
+// or whose credentials version is no longer the caller's token's (the password
+// changed or the account was deactivated): UNAUTHENTICATED, as the API's own
+// token check answers. Every write that acts for a user passes the version, so
+// a caller cannot skip the check by leaving it out. It reads the user in the
+// write's transaction (or connection) without locking it: a write that commits
+// just before a concurrent password change or deactivation is simply the
+// token's last one.
+func checkCaller(ctx context.Context, q querier, userID, credentialsVersion int32) error {
 	var (
 		active  bool
 		version int32
 	)
-	err := tx.QueryRow(ctx, `SELECT active, credentials_version FROM users WHERE id = $1`, userID).Scan(&active, &version)
+	err := q.QueryRow(ctx, `SELECT active, credentials_version FROM users WHERE id = $1`, userID).Scan(&active, &version)
 	switch {
 	case err != nil && !errors.Is(err, pgx.ErrNoRows):
 		return err
-	case credentialsVersion != nil && (err != nil || !active || version != *credentialsVersion):
+	case err != nil || !active || version != credentialsVersion:
 		return errCredentialsRevoked
-	case err != nil || !active:
-		return refuse(NotFound, "user %d does not exist or is deactivated", userID)
 	}
 	return nil
+}
+
+// querier is what checkCaller reads with: a transaction or a connection.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 func (s *Store) whyNoStock(ctx context.Context, tx pgx.Tx, productID, quantity int32) error {
@@ -206,13 +211,11 @@ func (s *Store) ListOrders(ctx context.Context, userID int32) ([]*dbv1.Order, er
 // CancelOrder cancels a placed order of userID and puts its quantity back in
 // stock. The order's row lock makes a second, concurrent cancel wait and then
 // see "cancelled", so the quantity goes back exactly once.
-func (s *Store) CancelOrder(ctx context.Context, id, userID int32, credentialsVersion *int32) (*dbv1.Order, error) {
+func (s *Store) CancelOrder(ctx context.Context, id, userID, credentialsVersion int32) (*dbv1.Order, error) {
 	var o *dbv1.Order
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if credentialsVersion != nil {
-			if err := checkCaller(ctx, tx, userID, credentialsVersion); err != nil {
-				return err
-			}
+		if err := checkCaller(ctx, tx, userID, credentialsVersion); err != nil {
+			return err
 		}
 		var (
 			owner  int32

@@ -62,7 +62,7 @@ func TestCreateOrderRollsBackMidTransaction(t *testing.T) {
 		}
 		return boom
 	}
-	if _, _, err := s.CreateOrder(ctx, NewOrder{UserID: u.GetId(), ProductID: 2, Quantity: 3}); !errors.Is(err, boom) {
+	if _, _, err := s.CreateOrder(ctx, NewOrder{UserID: u.GetId(), ProductID: 2, Quantity: 3, CredentialsVersion: 1}); !errors.Is(err, boom) {
 		t.Fatalf("CreateOrder error %v, want the injected one", err)
 	}
 	if stockSeen != before.GetStock() {
@@ -84,7 +84,7 @@ func TestCreateOrderRollsBackMidTransaction(t *testing.T) {
 	}
 
 	s.afterStockUpdate = nil
-	o, _, err := s.CreateOrder(ctx, NewOrder{UserID: u.GetId(), ProductID: 2, Quantity: 3})
+	o, _, err := s.CreateOrder(ctx, NewOrder{UserID: u.GetId(), ProductID: 2, Quantity: 3, CredentialsVersion: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

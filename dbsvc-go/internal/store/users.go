@@ -153,11 +153,17 @@ type UserChanges struct {
 	CurrentPassword *string
 	// ClientAddress is where the change comes from, for the throttle; may be empty.
 	ClientAddress string
+	// CredentialsVersion is the caller's token's: the change is made only while
+	// the user is active at it (see checkCaller).
+	CredentialsVersion int32
 }
 
 // UpdateUser changes an active user. A new password is hashed and bumps
 // credentials_version, which retires the user's older tokens.
 func (s *Store) UpdateUser(ctx context.Context, id int32, ch UserChanges) (*dbv1.User, error) {
+	if err := s.withConn(ctx, func(conn *pgx.Conn) error { return checkCaller(ctx, conn, id, ch.CredentialsVersion) }); err != nil {
+		return nil, err
+	}
 	var provenHash *string
 	if ch.CurrentPassword != nil {
 		h, err := s.reauthenticate(ctx, id, *ch.CurrentPassword, ch.ClientAddress)
@@ -182,11 +188,12 @@ func (s *Store) UpdateUser(ctx context.Context, id int32, ch UserChanges) (*dbv1
 				email = COALESCE($3::varchar, email),
 				password_hash = COALESCE($4::varchar, password_hash),
 				credentials_version = credentials_version + CASE WHEN $4::varchar IS NULL THEN 0 ELSE 1 END
-			WHERE id = $1 AND active AND ($5::varchar IS NULL OR password_hash = $5)
+			WHERE id = $1 AND active AND credentials_version = $6 AND ($5::varchar IS NULL OR password_hash = $5)
 			RETURNING `+userColumns,
-			id, ch.Username, ch.Email, hash, provenHash))
+			id, ch.Username, ch.Email, hash, provenHash, ch.CredentialsVersion))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return refuse(NotFound, "user %d does not exist, is deactivated or changed its password meanwhile", id)
+			// Deactivated or given a new password since checkCaller.
+			return errCredentialsRevoked
 		}
 		return taken(err, "", deref(ch.Username), ch.Email)
 	})
@@ -196,7 +203,10 @@ func (s *Store) UpdateUser(ctx context.Context, id int32, ch UserChanges) (*dbv1
 // DeactivateUser keeps the row (its username, sid and email stay taken, its
 // orders keep their owner) but ends its logins and tokens. It takes the user's
 // current password.
-func (s *Store) DeactivateUser(ctx context.Context, id int32, currentPassword, clientAddress string) error {
+func (s *Store) DeactivateUser(ctx context.Context, id int32, currentPassword, clientAddress string, credentialsVersion int32) error {
+	if err := s.withConn(ctx, func(conn *pgx.Conn) error { return checkCaller(ctx, conn, id, credentialsVersion) }); err != nil {
+		return err
+	}
 	provenHash, err := s.reauthenticate(ctx, id, currentPassword, clientAddress)
 	if err != nil {
 		return err
@@ -204,9 +214,10 @@ func (s *Store) DeactivateUser(ctx context.Context, id int32, currentPassword, c
 	return s.withConn(ctx, func(conn *pgx.Conn) error {
 		tag, err := conn.Exec(ctx, `UPDATE users
 			SET active = false, deactivated_at = now(), credentials_version = credentials_version + 1
-			WHERE id = $1 AND active AND password_hash = $2`, id, provenHash)
+			WHERE id = $1 AND active AND credentials_version = $3 AND password_hash = $2`, id, provenHash, credentialsVersion)
 		if err == nil && tag.RowsAffected() == 0 {
-			return refuse(NotFound, "user %d does not exist, is deactivated or changed its password meanwhile", id)
+			// Deactivated or given a new password since checkCaller.
+			return errCredentialsRevoked
 		}
 		return err
 	})

@@ -26,7 +26,7 @@ from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmerchstore/db/v1/order.proto\x12\x10merchstore.db.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\x02\n\x05Order\x12\x0e\n\x02id\x18\x01 \x01(\x05R\x02id\x12\x17\n\x07user_id\x18\x02 \x01(\x05R\x06userId\x12\x1d\n\nproduct_id\x18\x03 \x01(\x05R\tproductId\x12\x1a\n\x08quantity\x18\x04 \x01(\x05R\x08quantity\x12*\n\x11total_price_cents\x18\x05 \x01(\x03R\x0ftotalPriceCents\x12\x35\n\x06status\x18\x06 \x01(\x0e\x32\x1d.merchstore.db.v1.OrderStatusR\x06status\x12\x39\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12=\n\x0c\x63\x61ncelled_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x63\x61ncelledAt\"\xb4\x02\n\x12\x43reateOrderRequest\x12 \n\x07user_id\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x06userId\x12&\n\nproduct_id\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\tproductId\x12%\n\x08quantity\x18\x03 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x03(\x01R\x08quantity\x12=\n\x13\x63redentials_version\x18\x04 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01H\x00R\x12\x63redentialsVersion\x88\x01\x01\x12\x42\n\x0fidempotency_key\x18\x05 \x01(\tB\x14\xbaH\x11r\x0f\x10\x01\x18\xff\x01\x32\x08^[ -~]+$H\x01R\x0eidempotencyKey\x88\x01\x01\x42\x16\n\x14_credentials_versionB\x12\n\x10_idempotency_key\"`\n\x13\x43reateOrderResponse\x12-\n\x05order\x18\x01 \x01(\x0b\x32\x17.merchstore.db.v1.OrderR\x05order\x12\x1a\n\x08replayed\x18\x02 \x01(\x08R\x08replayed\"L\n\x0fGetOrderRequest\x12\x17\n\x02id\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x02id\x12 \n\x07user_id\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x06userId\"A\n\x10GetOrderResponse\x12-\n\x05order\x18\x01 \x01(\x0b\x32\x17.merchstore.db.v1.OrderR\x05order\"5\n\x11ListOrdersRequest\x12 \n\x07user_id\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x06userId\"E\n\x12ListOrdersResponse\x12/\n\x06orders\x18\x01 \x03(\x0b\x32\x17.merchstore.db.v1.OrderR\x06orders\"\xa6\x01\n\x12\x43\x61ncelOrderRequest\x12\x17\n\x02id\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x02id\x12 \n\x07user_id\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x06userId\x12=\n\x13\x63redentials_version\x18\x03 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01H\x00R\x12\x63redentialsVersion\x88\x01\x01\x42\x16\n\x14_credentials_version\"D\n\x13\x43\x61ncelOrderResponse\x12-\n\x05order\x18\x01 \x01(\x0b\x32\x17.merchstore.db.v1.OrderR\x05order*`\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13ORDER_STATUS_PLACED\x10\x01\x12\x1a\n\x16ORDER_STATUS_CANCELLED\x10\x02\x32\xf2\x02\n\x0cOrderService\x12Z\n\x0b\x43reateOrder\x12$.merchstore.db.v1.CreateOrderRequest\x1a%.merchstore.db.v1.CreateOrderResponse\x12Q\n\x08GetOrder\x12!.merchstore.db.v1.GetOrderRequest\x1a\".merchstore.db.v1.GetOrderResponse\x12W\n\nListOrders\x12#.merchstore.db.v1.ListOrdersRequest\x1a$.merchstore.db.v1.ListOrdersResponse\x12Z\n\x0b\x43\x61ncelOrder\x12$.merchstore.db.v1.CancelOrderRequest\x1a%.merchstore.db.v1.CancelOrderResponseB\xc1\x01\n\x14\x63om.merchstore.db.v1B\nOrderProtoP\x01Z;github.com/sustech-merch/store/gen/go/merchstore/db/v1;dbv1\xa2\x02\x03MDX\xaa\x02\x10Merchstore.Db.V1\xca\x02\x10Merchstore\\Db\\V1\xe2\x02\x1cMerchstore\\Db\\V1\\GPBMetadata\xea\x02\x12Merchstore::Db::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmerchstore/db/v1/order.proto\x12\x10merchstore.db.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\x02\n\x05Order\x12\x0e\n\x02id\x18\x01 \x01(\x05R\x02id\x12\x17\n\x07user_id\x18\x02 \x01(\x05R\x06userId\x12\x1d\n\nproduct_id\x18\x03 \x01(\x05R\tproductId\x12\x1a\n\x08quantity\x18\x04 \x01(\x05R\x08quantity\x12*\n\x11total_price_cents\x18\x05 \x01(\x03R\x0ftotalPriceCents\x12\x35\n\x06status\x18\x06 \x01(\x0e\x32\x1d.merchstore.db.v1.OrderStatusR\x06status\x12\x39\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12=\n\x0c\x63\x61ncelled_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x63\x61ncelledAt\"\x97\x02\n\x12\x43reateOrderRequest\x12 \n\x07user_id\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x06userId\x12&\n\nproduct_id\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\tproductId\x12%\n\x08quantity\x18\x03 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x03(\x01R\x08quantity\x12\x38\n\x13\x63redentials_version\x18\x04 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x12\x63redentialsVersion\x12\x42\n\x0fidempotency_key\x18\x05 \x01(\tB\x14\xbaH\x11r\x0f\x10\x01\x18\xff\x01\x32\x08^[ -~]+$H\x00R\x0eidempotencyKey\x88\x01\x01\x42\x12\n\x10_idempotency_key\"`\n\x13\x43reateOrderResponse\x12-\n\x05order\x18\x01 \x01(\x0b\x32\x17.merchstore.db.v1.OrderR\x05order\x12\x1a\n\x08replayed\x18\x02 \x01(\x08R\x08replayed\"L\n\x0fGetOrderRequest\x12\x17\n\x02id\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x02id\x12 \n\x07user_id\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x06userId\"A\n\x10GetOrderResponse\x12-\n\x05order\x18\x01 \x01(\x0b\x32\x17.merchstore.db.v1.OrderR\x05order\"5\n\x11ListOrdersRequest\x12 \n\x07user_id\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x06userId\"E\n\x12ListOrdersResponse\x12/\n\x06orders\x18\x01 \x03(\x0b\x32\x17.merchstore.db.v1.OrderR\x06orders\"\x89\x01\n\x12\x43\x61ncelOrderRequest\x12\x17\n\x02id\x18\x01 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x02id\x12 \n\x07user_id\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x06userId\x12\x38\n\x13\x63redentials_version\x18\x03 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x01R\x12\x63redentialsVersion\"D\n\x13\x43\x61ncelOrderResponse\x12-\n\x05order\x18\x01 \x01(\x0b\x32\x17.merchstore.db.v1.OrderR\x05order*`\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13ORDER_STATUS_PLACED\x10\x01\x12\x1a\n\x16ORDER_STATUS_CANCELLED\x10\x02\x32\xf2\x02\n\x0cOrderService\x12Z\n\x0b\x43reateOrder\x12$.merchstore.db.v1.CreateOrderRequest\x1a%.merchstore.db.v1.CreateOrderResponse\x12Q\n\x08GetOrder\x12!.merchstore.db.v1.GetOrderRequest\x1a\".merchstore.db.v1.GetOrderResponse\x12W\n\nListOrders\x12#.merchstore.db.v1.ListOrdersRequest\x1a$.merchstore.db.v1.ListOrdersResponse\x12Z\n\x0b\x43\x61ncelOrder\x12$.merchstore.db.v1.CancelOrderRequest\x1a%.merchstore.db.v1.CancelOrderResponseB\xc1\x01\n\x14\x63om.merchstore.db.v1B\nOrderProtoP\x01Z;github.com/sustech-merch/store/gen/go/merchstore/db/v1;dbv1\xa2\x02\x03MDX\xaa\x02\x10Merchstore.Db.V1\xca\x02\x10Merchstore\\Db\\V1\xe2\x02\x1cMerchstore\\Db\\V1\\GPBMetadata\xea\x02\x12Merchstore::Db::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -56,26 +56,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CANCELORDERREQUEST'].fields_by_name['user_id']._serialized_options = b'\272H\004\032\002(\001'
   _globals['_CANCELORDERREQUEST'].fields_by_name['credentials_version']._loaded_options = None
   _globals['_CANCELORDERREQUEST'].fields_by_name['credentials_version']._serialized_options = b'\272H\004\032\002(\001'
-  _globals['_ORDERSTATUS']._serialized_start=1362
-  _globals['_ORDERSTATUS']._serialized_end=1458
+  _globals['_ORDERSTATUS']._serialized_start=1304
+  _globals['_ORDERSTATUS']._serialized_end=1400
   _globals['_ORDER']._serialized_start=113
   _globals['_ORDER']._serialized_end=441
   _globals['_CREATEORDERREQUEST']._serialized_start=444
-  _globals['_CREATEORDERREQUEST']._serialized_end=752
-  _globals['_CREATEORDERRESPONSE']._serialized_start=754
-  _globals['_CREATEORDERRESPONSE']._serialized_end=850
-  _globals['_GETORDERREQUEST']._serialized_start=852
-  _globals['_GETORDERREQUEST']._serialized_end=928
-  _globals['_GETORDERRESPONSE']._serialized_start=930
-  _globals['_GETORDERRESPONSE']._serialized_end=995
-  _globals['_LISTORDERSREQUEST']._serialized_start=997
-  _globals['_LISTORDERSREQUEST']._serialized_end=1050
-  _globals['_LISTORDERSRESPONSE']._serialized_start=1052
-  _globals['_LISTORDERSRESPONSE']._serialized_end=1121
-  _globals['_CANCELORDERREQUEST']._serialized_start=1124
-  _globals['_CANCELORDERREQUEST']._serialized_end=1290
-  _globals['_CANCELORDERRESPONSE']._serialized_start=1292
-  _globals['_CANCELORDERRESPONSE']._serialized_end=1360
-  _globals['_ORDERSERVICE']._serialized_start=1461
-  _globals['_ORDERSERVICE']._serialized_end=1831
+  _globals['_CREATEORDERREQUEST']._serialized_end=723
+  _globals['_CREATEORDERRESPONSE']._serialized_start=725
+  _globals['_CREATEORDERRESPONSE']._serialized_end=821
+  _globals['_GETORDERREQUEST']._serialized_start=823
+  _globals['_GETORDERREQUEST']._serialized_end=899
+  _globals['_GETORDERRESPONSE']._serialized_start=901
+  _globals['_GETORDERRESPONSE']._serialized_end=966
+  _globals['_LISTORDERSREQUEST']._serialized_start=968
+  _globals['_LISTORDERSREQUEST']._serialized_end=1021
+  _globals['_LISTORDERSRESPONSE']._serialized_start=1023
+  _globals['_LISTORDERSRESPONSE']._serialized_end=1092
+  _globals['_CANCELORDERREQUEST']._serialized_start=1095
+  _globals['_CANCELORDERREQUEST']._serialized_end=1232
+  _globals['_CANCELORDERRESPONSE']._serialized_start=1234
+  _globals['_CANCELORDERRESPONSE']._serialized_end=1302
+  _globals['_ORDERSERVICE']._serialized_start=1403
+  _globals['_ORDERSERVICE']._serialized_end=1773
 # @@protoc_insertion_point(module_scope)

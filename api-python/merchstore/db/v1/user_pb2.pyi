@@ -74,20 +74,22 @@ class VerifyCredentialsResponse(_message.Message):
     def __init__(self, user: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
 
 class UpdateUserRequest(_message.Message):
-    __slots__ = ("id", "username", "email", "password", "current_password", "client_address")
+    __slots__ = ("id", "username", "email", "password", "current_password", "client_address", "credentials_version")
     ID_FIELD_NUMBER: _ClassVar[int]
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
     CURRENT_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIALS_VERSION_FIELD_NUMBER: _ClassVar[int]
     id: int
     username: str
     email: str
     password: str
     current_password: str
     client_address: str
-    def __init__(self, id: _Optional[int] = ..., username: _Optional[str] = ..., email: _Optional[str] = ..., password: _Optional[str] = ..., current_password: _Optional[str] = ..., client_address: _Optional[str] = ...) -> None: ...
+    credentials_version: int
+    def __init__(self, id: _Optional[int] = ..., username: _Optional[str] = ..., email: _Optional[str] = ..., password: _Optional[str] = ..., current_password: _Optional[str] = ..., client_address: _Optional[str] = ..., credentials_version: _Optional[int] = ...) -> None: ...
 
 class UpdateUserResponse(_message.Message):
     __slots__ = ("user",)
@@ -96,14 +98,16 @@ class UpdateUserResponse(_message.Message):
     def __init__(self, user: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
 
 class DeactivateUserRequest(_message.Message):
-    __slots__ = ("id", "current_password", "client_address")
+    __slots__ = ("id", "current_password", "client_address", "credentials_version")
     ID_FIELD_NUMBER: _ClassVar[int]
     CURRENT_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIALS_VERSION_FIELD_NUMBER: _ClassVar[int]
     id: int
     current_password: str
     client_address: str
-    def __init__(self, id: _Optional[int] = ..., current_password: _Optional[str] = ..., client_address: _Optional[str] = ...) -> None: ...
+    credentials_version: int
+    def __init__(self, id: _Optional[int] = ..., current_password: _Optional[str] = ..., client_address: _Optional[str] = ..., credentials_version: _Optional[int] = ...) -> None: ...
 
 class DeactivateUserResponse(_message.Message):
     __slots__ = ()

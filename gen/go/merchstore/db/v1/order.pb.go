@@ -179,11 +179,11 @@ type CreateOrderRequest struct {
 	UserId    int32                  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	ProductId int32                  `protobuf:"varint,2,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
 	Quantity  int32                  `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
-	// The credentials version of the caller's access token. When set, the order
+	// The credentials version of the caller's access token, required: the order
 	// is placed only if user_id is active at this version, checked in the same
 	// transaction (UNAUTHENTICATED otherwise): a token revoked a moment before
 	// cannot buy, and the API needs no separate GetUser call.
-	CredentialsVersion *int32 `protobuf:"varint,4,opt,name=credentials_version,json=credentialsVersion,proto3,oneof" json:"credentials_version,omitempty"`
+	CredentialsVersion int32 `protobuf:"varint,4,opt,name=credentials_version,json=credentialsVersion,proto3" json:"credentials_version,omitempty"`
 	// The client's Idempotency-Key: 1 to 255 printable ASCII characters, kept
 	// with the order (and the request's product and quantity) for
 	// IDEMPOTENCY_KEY_RETENTION, at least a day.
@@ -244,8 +244,8 @@ func (x *CreateOrderRequest) GetQuantity() int32 {
 }
 
 func (x *CreateOrderRequest) GetCredentialsVersion() int32 {
-	if x != nil && x.CredentialsVersion != nil {
-		return *x.CredentialsVersion
+	if x != nil {
+		return x.CredentialsVersion
 	}
 	return 0
 }
@@ -501,8 +501,8 @@ type CancelOrderRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Id     int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	UserId int32                  `protobuf:"varint,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	// As in CreateOrderRequest.
-	CredentialsVersion *int32 `protobuf:"varint,3,opt,name=credentials_version,json=credentialsVersion,proto3,oneof" json:"credentials_version,omitempty"`
+	// As in CreateOrderRequest, required.
+	CredentialsVersion int32 `protobuf:"varint,3,opt,name=credentials_version,json=credentialsVersion,proto3" json:"credentials_version,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -552,8 +552,8 @@ func (x *CancelOrderRequest) GetUserId() int32 {
 }
 
 func (x *CancelOrderRequest) GetCredentialsVersion() int32 {
-	if x != nil && x.CredentialsVersion != nil {
-		return *x.CredentialsVersion
+	if x != nil {
+		return x.CredentialsVersion
 	}
 	return 0
 }
@@ -617,15 +617,14 @@ const file_merchstore_db_v1_order_proto_rawDesc = "" +
 	"\x06status\x18\x06 \x01(\x0e2\x1d.merchstore.db.v1.OrderStatusR\x06status\x129\n" +
 	"\n" +
 	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12=\n" +
-	"\fcancelled_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vcancelledAt\"\xb4\x02\n" +
+	"\fcancelled_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vcancelledAt\"\x97\x02\n" +
 	"\x12CreateOrderRequest\x12 \n" +
 	"\auser_id\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x06userId\x12&\n" +
 	"\n" +
 	"product_id\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\tproductId\x12%\n" +
-	"\bquantity\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x03(\x01R\bquantity\x12=\n" +
-	"\x13credentials_version\x18\x04 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01H\x00R\x12credentialsVersion\x88\x01\x01\x12B\n" +
-	"\x0fidempotency_key\x18\x05 \x01(\tB\x14\xbaH\x11r\x0f\x10\x01\x18\xff\x012\b^[ -~]+$H\x01R\x0eidempotencyKey\x88\x01\x01B\x16\n" +
-	"\x14_credentials_versionB\x12\n" +
+	"\bquantity\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x03(\x01R\bquantity\x128\n" +
+	"\x13credentials_version\x18\x04 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x12credentialsVersion\x12B\n" +
+	"\x0fidempotency_key\x18\x05 \x01(\tB\x14\xbaH\x11r\x0f\x10\x01\x18\xff\x012\b^[ -~]+$H\x00R\x0eidempotencyKey\x88\x01\x01B\x12\n" +
 	"\x10_idempotency_key\"`\n" +
 	"\x13CreateOrderResponse\x12-\n" +
 	"\x05order\x18\x01 \x01(\v2\x17.merchstore.db.v1.OrderR\x05order\x12\x1a\n" +
@@ -638,12 +637,11 @@ const file_merchstore_db_v1_order_proto_rawDesc = "" +
 	"\x11ListOrdersRequest\x12 \n" +
 	"\auser_id\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x06userId\"E\n" +
 	"\x12ListOrdersResponse\x12/\n" +
-	"\x06orders\x18\x01 \x03(\v2\x17.merchstore.db.v1.OrderR\x06orders\"\xa6\x01\n" +
+	"\x06orders\x18\x01 \x03(\v2\x17.merchstore.db.v1.OrderR\x06orders\"\x89\x01\n" +
 	"\x12CancelOrderRequest\x12\x17\n" +
 	"\x02id\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x02id\x12 \n" +
-	"\auser_id\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x06userId\x12=\n" +
-	"\x13credentials_version\x18\x03 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01H\x00R\x12credentialsVersion\x88\x01\x01B\x16\n" +
-	"\x14_credentials_version\"D\n" +
+	"\auser_id\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x06userId\x128\n" +
+	"\x13credentials_version\x18\x03 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x12credentialsVersion\"D\n" +
 	"\x13CancelOrderResponse\x12-\n" +
 	"\x05order\x18\x01 \x01(\v2\x17.merchstore.db.v1.OrderR\x05order*`\n" +
 	"\vOrderStatus\x12\x1c\n" +
@@ -715,7 +713,6 @@ func file_merchstore_db_v1_order_proto_init() {
 		return
 	}
 	file_merchstore_db_v1_order_proto_msgTypes[1].OneofWrappers = []any{}
-	file_merchstore_db_v1_order_proto_msgTypes[7].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

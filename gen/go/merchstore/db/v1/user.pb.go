@@ -440,8 +440,12 @@ type UpdateUserRequest struct {
 	// The address of the client that asked (the API's caller); failed logins are
 	// counted per username and per username from this address. Empty when unknown.
 	ClientAddress string `protobuf:"bytes,6,opt,name=client_address,json=clientAddress,proto3" json:"client_address,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The credentials version of the caller's access token, required: the change
+	// is made only while the user is active at this version (UNAUTHENTICATED
+	// otherwise), as for orders.
+	CredentialsVersion int32 `protobuf:"varint,7,opt,name=credentials_version,json=credentialsVersion,proto3" json:"credentials_version,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *UpdateUserRequest) Reset() {
@@ -516,6 +520,13 @@ func (x *UpdateUserRequest) GetClientAddress() string {
 	return ""
 }
 
+func (x *UpdateUserRequest) GetCredentialsVersion() int32 {
+	if x != nil {
+		return x.CredentialsVersion
+	}
+	return 0
+}
+
 type UpdateUserResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
@@ -568,8 +579,10 @@ type DeactivateUserRequest struct {
 	// The address of the client that asked (the API's caller); failed logins are
 	// counted per username and per username from this address. Empty when unknown.
 	ClientAddress string `protobuf:"bytes,3,opt,name=client_address,json=clientAddress,proto3" json:"client_address,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// As in UpdateUserRequest, required.
+	CredentialsVersion int32 `protobuf:"varint,4,opt,name=credentials_version,json=credentialsVersion,proto3" json:"credentials_version,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *DeactivateUserRequest) Reset() {
@@ -621,6 +634,13 @@ func (x *DeactivateUserRequest) GetClientAddress() string {
 		return x.ClientAddress
 	}
 	return ""
+}
+
+func (x *DeactivateUserRequest) GetCredentialsVersion() int32 {
+	if x != nil {
+		return x.CredentialsVersion
+	}
+	return 0
 }
 
 type DeactivateUserResponse struct {
@@ -693,7 +713,7 @@ const file_merchstore_db_v1_user_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\bpassword\x123\n" +
 	"\x0eclient_address\x18\x03 \x01(\tB\f\xbaH\t\xd8\x01\x01r\x04\x18-p\x01R\rclientAddress\"G\n" +
 	"\x19VerifyCredentialsResponse\x12*\n" +
-	"\x04user\x18\x01 \x01(\v2\x16.merchstore.db.v1.UserR\x04user\"\xb7\x06\n" +
+	"\x04user\x18\x01 \x01(\v2\x16.merchstore.db.v1.UserR\x04user\"\xf1\x06\n" +
 	"\x11UpdateUserRequest\x12\x17\n" +
 	"\x02id\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x02id\x12=\n" +
 	"\busername\x18\x02 \x01(\tB\x1c\xbaH\x19r\x17\x10\x03\x1822\x11^[A-Za-z0-9_.-]+$H\x00R\busername\x88\x01\x01\x12\xad\x01\n" +
@@ -702,7 +722,8 @@ const file_merchstore_db_v1_user_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\b\x18\x80\x01H\x02R\bpassword\x88\x01\x01\x12:\n" +
 	"\x10current_password\x18\x05 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01H\x03R\x0fcurrentPassword\x88\x01\x01\x123\n" +
-	"\x0eclient_address\x18\x06 \x01(\tB\f\xbaH\t\xd8\x01\x01r\x04\x18-p\x01R\rclientAddress:\xc2\x02\xbaH\xbe\x02\x1a\x90\x01\n" +
+	"\x0eclient_address\x18\x06 \x01(\tB\f\xbaH\t\xd8\x01\x01r\x04\x18-p\x01R\rclientAddress\x128\n" +
+	"\x13credentials_version\x18\a \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x12credentialsVersion:\xc2\x02\xbaH\xbe\x02\x1a\x90\x01\n" +
 	"\x17update_user.some_change\x128at least one of username, email and password must be set\x1a;has(this.username) || has(this.email) || has(this.password)\x1a\xa8\x01\n" +
 	"\x1cupdate_user.current_password\x12@current_password is required to change the password or the email\x1aF!(has(this.email) || has(this.password)) || has(this.current_password)B\v\n" +
 	"\t_usernameB\b\n" +
@@ -710,12 +731,13 @@ const file_merchstore_db_v1_user_proto_rawDesc = "" +
 	"\t_passwordB\x13\n" +
 	"\x11_current_password\"@\n" +
 	"\x12UpdateUserResponse\x12*\n" +
-	"\x04user\x18\x01 \x01(\v2\x16.merchstore.db.v1.UserR\x04user\"\x9c\x01\n" +
+	"\x04user\x18\x01 \x01(\v2\x16.merchstore.db.v1.UserR\x04user\"\xd6\x01\n" +
 	"\x15DeactivateUserRequest\x12\x17\n" +
 	"\x02id\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x02id\x125\n" +
 	"\x10current_password\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x0fcurrentPassword\x123\n" +
-	"\x0eclient_address\x18\x03 \x01(\tB\f\xbaH\t\xd8\x01\x01r\x04\x18-p\x01R\rclientAddress\"\x18\n" +
+	"\x0eclient_address\x18\x03 \x01(\tB\f\xbaH\t\xd8\x01\x01r\x04\x18-p\x01R\rclientAddress\x128\n" +
+	"\x13credentials_version\x18\x04 \x01(\x05B\a\xbaH\x04\x1a\x02(\x01R\x12credentialsVersion\"\x18\n" +
 	"\x16DeactivateUserResponse2\xe2\x03\n" +
 	"\vUserService\x12W\n" +
 	"\n" +
