@@ -13,6 +13,9 @@ from merch_api import representations
 from merch_api.handlers import call_db, db, running
 
 
+STALE_IF_ERROR_SECONDS = 60
+
+
 def list_products(if_none_match: str | None):
     answer = call_db(db().products.ListProducts, product_pb2.ListProductsRequest())
     return _cacheable([representations.product(p) for p in answer.products], if_none_match)
@@ -27,6 +30,10 @@ def _cacheable(body, if_none_match: str | None) -> Response:
     answer = current_app.json.response(body)
     answer.cache_control.public = True
     answer.cache_control.max_age = running().settings.catalog_max_age_seconds
+    # RFC 5861: a cache may still answer with it this long after max-age when the API
+    # cannot answer at all, which keeps the catalog readable through an outage of every
+    # replica (NGINX's microcache honours it) and bounds how old it may then be.
+    answer.cache_control.stale_if_error = STALE_IF_ERROR_SECONDS
     answer.add_etag()  # strong: a hash of the exact bytes
     # If-None-Match compares weakly (RFC 9110, 13.1.2), and `*` matches any.
     if parse_etags(if_none_match).contains_weak(answer.get_etag()[0]):
