@@ -81,9 +81,12 @@ LIMITS = [
     ("UpdateUserRequest.password", "UserUpdate.password"),
     ("UpdateUserRequest.current_password", "UserUpdate.current_password"),
     ("UpdateUserRequest.client_address", None),
+    # credentials_version: the token's `ver`, set by the API on every write for a user.
+    ("UpdateUserRequest.credentials_version", None),
     ("DeactivateUserRequest.id", None),
     ("DeactivateUserRequest.current_password", "Reauthentication.current_password"),
     ("DeactivateUserRequest.client_address", None),
+    ("DeactivateUserRequest.credentials_version", None),
     ("GetProductRequest.id", "parameters.Id"),
     ("CreateOrderRequest.user_id", None),
     ("CreateOrderRequest.product_id", "NewOrder.product_id"),
