@@ -11,10 +11,15 @@ from pathlib import Path
 
 import pytest
 import requests
+from clients import BASE_URL, ClientAdapter, client
 from confluent_kafka import Consumer, TopicPartition
 from deployment import UNDER_COMPOSE, compose
 
 DRILLS = Path(__file__).resolve().parent / "drills"
+
+# Every client of the tests is one on an address of its own (tests/clients.py), also in
+# schemathesis' CLI, which loads that file as its hooks.
+os.environ.setdefault("SCHEMATHESIS_HOOKS", str(Path(__file__).with_name("clients.py")))
 
 
 def pytest_collection_modifyitems(config, items):
@@ -78,13 +83,25 @@ def stock_left_as_found():
 
 @pytest.fixture(scope="session")
 def base_url():
-    return os.environ.get("BASE_URL", f"http://127.0.0.1:{os.environ.get('NGINX_PORT', '8080')}")
+    return BASE_URL
 
 
 @pytest.fixture(scope="session")
 def http():
-    with requests.Session() as session:
+    """The test's own client (session-wide for fixtures of a wider scope, such as the SDK's;
+    each test gets a new address, below)."""
+    with client() as session:
         yield session
+
+
+@pytest.fixture(autouse=True)
+def a_client_of_its_own(request):
+    """Each test that uses `http` is a client of its own: one test's logins and sign-ups
+    do not spend the next one's allowance at NGINX."""
+    if "http" in request.fixturenames:
+        session = request.getfixturevalue("http")
+        session.adapters["http://"].close()
+        session.mount("http://", ClientAdapter(waits=True))
 
 
 def send_sentinel(replica, request_id):
@@ -191,15 +208,20 @@ def log_channel():
 
 
 class Customer:
-    """A freshly registered account and its token, as a customer would hold them."""
+    """A freshly registered account and its token, as a customer would hold them. It signs
+    up and logs in from a client of its own (`own`), as each customer does from their own
+    machine: a test or a fuzz run may make hundreds. What it does with its token goes
+    through the test's client `http`, so a test that plays one client (a wrong
+    current_password, then a login) is one address to the store."""
 
     def __init__(self, http, base_url, password="correct horse 1"):
         self.http, self.base_url, self.password = http, base_url, password
+        self.own = client()
         suffix = uuid.uuid4().hex[:12]
         self.username = f"user_{suffix}"
         self.sid = str(uuid.uuid4().int)[:15]
         self.email = f"{self.username}@example.com"
-        answer = http.post(
+        answer = self.own.post(
             f"{base_url}/users",
             json={
                 "sid": self.sid,
@@ -214,7 +236,7 @@ class Customer:
         self.token = self.log_in()
 
     def log_in(self, password=None):
-        answer = self.http.post(
+        answer = self.own.post(
             f"{self.base_url}/auth/login",
             json={"username": self.username, "password": password or self.password},
         )

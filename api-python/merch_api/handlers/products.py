@@ -12,7 +12,6 @@ from werkzeug.http import parse_etags
 from merch_api import representations
 from merch_api.handlers import call_db, db, running
 
-
 STALE_IF_ERROR_SECONDS = 60
 
 
