@@ -1,6 +1,10 @@
 """Assertions the end-to-end tests share: what every error answer must look like."""
 
 PROBLEM = "application/problem+json"
+# A catalog read that must reach a replica and the database now, not NGINX's microcache
+# (contract: "Catalog caching"): stock right after a write, a request id that must reach
+# a replica's log record, which replica answers.
+FRESH = {"Cache-Control": "no-cache"}
 
 
 def assert_problem(answer, status):

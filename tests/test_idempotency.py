@@ -6,13 +6,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from checks import assert_problem
+from checks import FRESH, assert_problem
 
 NOTEBOOK = 3
 
 
 def stock(http, base_url):
-    return http.get(f"{base_url}/products/{NOTEBOOK}").json()["stock"]
+    return http.get(f"{base_url}/products/{NOTEBOOK}", headers=FRESH).json()["stock"]
 
 
 def place(customer, key, quantity=1, session=None):

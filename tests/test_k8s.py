@@ -39,6 +39,12 @@ KUBERNETES_VERSION = "1.34.0"
 HELM_MODULE = "helm.sh/helm/v3/cmd/helm@v3.22.0"
 RELEASE, NAMESPACE = "merch-store", "store"
 PROFILES = {"default": [], "scaled": ["-f", str(CHART / "values-scaled.yaml")]}
+# This machine's one-node cluster (deploy/k8s/cluster, deploy/k8s/cluster/store), checked on
+# its own below: it differs from the two on purpose (its entry, images, requests).
+LOCAL_CLUSTER = ["-f", str(CHART / "values-local-cluster.yaml")]
+DEBIAN_ENV = ROOT / "deploy/images/debian.env"
+CLUSTER_SCRIPT = ROOT / "deploy/k8s/cluster/cluster"
+MIGRATIONS = ROOT / "db-init"
 
 # The architecture (README's diagram): who opens connections to whom, on which port.
 # Every edge of it and no other is allowed.
@@ -112,7 +118,7 @@ def render(profile, *extra):
         NAMESPACE,
         "--kube-version",
         KUBERNETES_VERSION,
-        *PROFILES[profile],
+        *PROFILES.get(profile, ()),
         *extra,
     )
     return [doc for doc in yaml.safe_load_all(out) if doc]
@@ -157,6 +163,13 @@ def containers(workload, init=True):
 
 def fullname():
     return RELEASE  # the release name contains the chart's name
+
+
+def job(objects, name):
+    """The Job of this component (db-migrate, kafka-topic), whatever its name: an
+    install's and an upgrade's are named apart (templates/db-migrate.yaml)."""
+    (found,) = [w for w in of_kind(objects, "Job") if component(w) == name]
+    return found
 
 
 def config_data(objects):
@@ -616,7 +629,7 @@ def test_each_pod_gets_only_the_secrets_it_needs(objects):
         "postgres": {"POSTGRES_PASSWORD"},
         "zookeeper": set(),
         "kafka": set(),
-        "db-migrate": {"POSTGRES_PASSWORD", "DBSVC_DB_PASSWORD"},
+        "db-migrate": {"POSTGRES_PASSWORD", "DBSVC_DB_PASSWORD", "POSTGRES_EXPORTER_DB_PASSWORD"},
         "kafka-topic": set(),
     }
     for w in workloads(objects):
@@ -652,10 +665,7 @@ def test_the_db_service_logs_in_as_its_role_and_the_migrations_run_as_the_owner(
     dbsvc = env_of(containers(named(objects, "Deployment", f"{fullname()}-dbsvc"))[0])
     assert dbsvc["POSTGRES_USER"]["valueFrom"]["configMapKeyRef"]["key"] == "DBSVC_DB_USER"
     assert dbsvc["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "DBSVC_DB_PASSWORD"
-    job = named(objects, "Job", f"{fullname()}-db-migrate")
-    hooks = set(job["metadata"]["annotations"]["helm.sh/hook"].split(","))
-    assert hooks == {"post-install", "pre-upgrade"}
-    migrate = env_of(job["spec"]["template"]["spec"]["containers"][0])
+    migrate = env_of(job(objects, "db-migrate")["spec"]["template"]["spec"]["containers"][0])
     assert migrate["PGUSER"]["valueFrom"]["configMapKeyRef"]["key"] == "POSTGRES_USER"
     assert migrate["PGPASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "POSTGRES_PASSWORD"
     assert "password" not in migrate["GOOSE_DBSTRING"]["value"].lower()
@@ -689,7 +699,7 @@ def test_stateful_parts_run_the_images_of_the_compose_file(objects):
     for name in ("postgres", "zookeeper", "kafka"):
         w = named(objects, "StatefulSet", f"{fullname()}-{name}")
         assert containers(w)[0]["image"] == default_image(name)
-    topic = named(objects, "Job", f"{fullname()}-kafka-topic")
+    topic = job(objects, "kafka-topic")
     assert containers(topic)[0]["image"] == default_image("kafka-init")
 
 
@@ -716,7 +726,7 @@ def test_the_scaled_profile_replicates_the_log_topic():
     broker = env_of(containers(kafka)[0])
     assert broker["KAFKA_MIN_INSYNC_REPLICAS"]["value"] == "2"
     assert broker["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"]["value"] == "3"
-    topic = env_of(containers(named(objects, "Job", f"{fullname()}-kafka-topic"))[0])
+    topic = env_of(containers(job(objects, "kafka-topic"))[0])
     assert topic["REPLICATION_FACTOR"]["value"] == "3"
     assert int(topic["PARTITIONS"]["value"]) > 3
     assert len(config_data(objects)["KAFKA_BROKERS"].split(",")) == 3
@@ -726,6 +736,111 @@ def test_the_scaled_profile_replicates_the_log_topic():
 
 
 # ---- the checks themselves: a chart broken on purpose fails them ----
+
+
+# What the first install on a cluster needed fixed (issue 27, deploy/k8s/cluster/store),
+# each checked here so that it stays fixed.
+
+
+def test_the_migrate_job_has_every_variable_the_migrations_substitute(objects):
+    """goose's ENVSUB stops a migration whose ${NAME} is unset: 00007 (the exporter's
+    role) cannot apply without POSTGRES_EXPORTER_DB_*, which the Job lacked."""
+    substituted = set()
+    for sql in sorted(MIGRATIONS.glob("*.sql")):
+        for block in re.findall(r"ENVSUB ON(.*?)ENVSUB OFF", sql.read_text(), re.S):
+            substituted |= set(re.findall(r"\$\{(\w+)", block))
+    assert {"DBSVC_DB_PASSWORD", "POSTGRES_EXPORTER_DB_USER"} <= substituted
+    migrate = containers(job(objects, "db-migrate"), init=False)[0]
+    assert substituted - set(env_of(migrate)) == set()
+
+
+def test_helm_install_wait_has_no_hook_to_wait_for():
+    """`helm install --wait` holds post-install hooks back until every pod is ready, and
+    dbsvc is ready only after the migrations, logsvc only once the topic exists: as
+    post-install hooks the two Jobs deadlock `--wait` until it times out. On install they are
+    plain Jobs of the release; on upgrade hooks, the schema before the new pods, the
+    topic after the new brokers, under names of their own."""
+    installed = {component(w): w["metadata"] for w in of_kind(render("default"), "Job")}
+    assert set(installed) == JOBS
+    for meta in installed.values():
+        assert "helm.sh/hook" not in (meta.get("annotations") or {}), meta["name"]
+    upgraded = {
+        component(w): w["metadata"] for w in of_kind(render("default", "--is-upgrade"), "Job")
+    }
+    hooks = {name: meta["annotations"]["helm.sh/hook"] for name, meta in upgraded.items()}
+    assert hooks == {"db-migrate": "pre-upgrade", "kafka-topic": "post-upgrade"}
+    for name in JOBS:
+        assert installed[name]["name"] != upgraded[name]["name"]
+
+
+def run_start_command(workload, ordinal, tmp_path):
+    """The server container's command run by bash as in a pod of this ordinal, with a
+    stub start-server (deploy/images/kafka's entry) that prints the ids it was given."""
+    (tmp_path / "start-server").write_text(
+        '#!/bin/sh\necho "start-server broker=$KAFKA_BROKER_ID"\n'
+    )
+    (tmp_path / "start-server").chmod(0o755)
+    command = containers(workload, init=False)[0]["command"]
+    assert command[0] == "bash"
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        env={
+            "PATH": f"{tmp_path}:/usr/bin:/bin",
+            "HOSTNAME": f"{workload['metadata']['name']}-{ordinal}",
+        },
+    )
+
+
+@pytest.mark.skipif(Path("/etc/confluent/docker/run").exists(), reason="Confluent's script here")
+def test_kafka_starts_from_either_image(objects, tmp_path):
+    """Confluent's images start by /etc/confluent/docker/run, deploy/images' Debian image
+    by start-server: the broker starts from both, its id the pod's ordinal. This
+    machine's cluster runs the Debian image, which has no Confluent path."""
+    kafka = named(objects, "StatefulSet", f"{fullname()}-kafka")
+    answer = run_start_command(kafka, 2, tmp_path)
+    assert (answer.returncode, answer.stdout) == (0, "start-server broker=2\n"), answer.stderr
+
+
+@pytest.mark.skipif(Path("/etc/confluent/docker/run").exists(), reason="Confluent's script here")
+def test_a_zookeeper_ensemble_refuses_an_image_without_confluents_script(tmp_path):
+    """deploy/images' start-server has no ZOOKEEPER_SERVERS or myid: three members of it
+    would each be an ensemble of one. The member says so and stops instead."""
+    zookeeper = named(render("scaled"), "StatefulSet", f"{fullname()}-zookeeper")
+    answer = run_start_command(zookeeper, 0, tmp_path)
+    assert answer.returncode == 64 and "Confluent" in answer.stderr
+    assert "start-server" not in answer.stdout
+
+
+def test_the_local_cluster_profile_fits_this_machines_cluster():
+    """values-local-cluster.yaml: every image one the engine holds and `cluster load`
+    loads (never pulled), the API on the NodePort the cluster publishes, no Ingress (no
+    controller there), requests that fit the node's 2 cores, and the NetworkPolicies the
+    architecture's edges plus any client to the API's port."""
+    objects = render("local-cluster", *LOCAL_CLUSTER)
+    debian = set(env_file(DEBIAN_ENV).values())
+    cpu = 0.0
+    for w in workloads(objects):
+        for c in containers(w):
+            assert c["imagePullPolicy"] == "Never", c["name"]
+            image = c["image"]
+            assert image in debian or image.startswith("merchstore/"), image
+            request = str(c["resources"]["requests"]["cpu"])
+            count = 1 if w["kind"] == "Job" else w["spec"].get("replicas", 2)
+            cpu += count * (float(request[:-1]) / 1000 if request.endswith("m") else float(request))
+    assert cpu <= 2.0, f"{cpu} cores requested on a node of 2"
+    assert of_kind(objects, "Ingress") == []
+    (published,) = re.findall(r"K8S_NODE_PORTS:-([\d ]+)\}", CLUSTER_SCRIPT.read_text())
+    api = named(objects, "Service", f"{fullname()}-api")
+    assert api["spec"]["type"] == "NodePort"
+    (port,) = api["spec"]["ports"]
+    assert port["nodePort"] == int(published.split()[0]) and port["targetPort"] == "http"
+    others = [s for s in of_kind(objects, "Service") if s is not api]
+    assert all(s["spec"].get("type", "ClusterIP") == "ClusterIP" for s in others)
+    edges = allowed_edges(objects, ingress_controller_selector())
+    assert edges == EXPECTED_EDGES | {("*", "api", 5000)}
 
 
 def test_a_missing_network_policy_edge_is_noticed():

@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 import requests
+from checks import FRESH
 
 ROOT = Path(__file__).resolve().parents[1]
 env = os.environ
@@ -127,7 +128,7 @@ def test_n_requests_grow_the_rest_and_grpc_counters_by_n(base_url, http):
     before_others = {name: scalar(expr) for name, (expr, _) in others.items()}
 
     for _ in range(N):
-        assert http.get(f"{base_url}/products/2").status_code == 200
+        assert http.get(f"{base_url}/products/2", headers=FRESH).status_code == 200
 
     assert grown_by(rest, before_rest, N) == N
     assert grown_by(grpc, before_grpc, N) == N
@@ -140,7 +141,7 @@ def test_n_requests_grow_the_rest_and_grpc_counters_by_n(base_url, http):
 
 
 def test_routes_are_templates_never_raw_paths(base_url, http):
-    assert http.get(f"{base_url}/products/987654").status_code == 404
+    assert http.get(f"{base_url}/products/987654", headers=FRESH).status_code == 404
     assert http.get(f"{base_url}/no/such/path/4242").status_code == 404
     not_found = (
         'sum(http_server_request_duration_seconds_count{route="/products/{id}", status="404"})'

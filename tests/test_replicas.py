@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from checks import FRESH
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLICAS = {
@@ -72,7 +73,7 @@ def test_requests_through_nginx_are_answered_by_both_replicas(http, base_url):
     seen = set()
     deadline = time.monotonic() + 15
     while seen != set(REPLICAS) and time.monotonic() < deadline:
-        answer = http.get(f"{base_url}/products")
+        answer = http.get(f"{base_url}/products", headers=FRESH)
         assert answer.status_code == 200, answer.text
         seen.add(served_by(answer))
     assert seen == set(REPLICAS)
@@ -136,7 +137,7 @@ def test_one_replica_down_the_other_answers_and_the_first_takes_traffic_again(
     seen = set()
     deadline = time.monotonic() + 30
     while "api-2" not in seen and time.monotonic() < deadline:
-        answer = http.get(f"{base_url}/products")
+        answer = http.get(f"{base_url}/products", headers=FRESH)
         assert answer.status_code == 200, answer.text
         seen.add(served_by(answer))
         time.sleep(0.2)

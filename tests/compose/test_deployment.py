@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import requests
+from checks import FRESH
 from deployment import ROOT, compose
 from drills.support import wait_until
 from env_files import env_file
@@ -67,7 +68,7 @@ def test_the_console_consumer_in_the_kafka_container_prints_this_runs_records(ht
     health checks' requests keep adding records): read as an administrator watches it,
     until the record of this run's request shows, then stop it."""
     request_id = f"compose-{uuid.uuid4().hex}"
-    answer = http.get(f"{base_url}/products/1", headers={"X-Request-ID": request_id})
+    answer = http.get(f"{base_url}/products/1", headers={"X-Request-ID": request_id, **FRESH})
     assert answer.status_code == 200
     topic = os.environ.get("KAFKA_TOPIC", "log-channel")
     command = [

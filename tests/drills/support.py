@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 import requests
+from checks import FRESH
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,7 +112,7 @@ def served_by(base_url, name, timeout):
 
     def answered_by_it():
         try:
-            r = requests.get(f"{base_url}/products", timeout=2)
+            r = requests.get(f"{base_url}/products", headers=FRESH, timeout=2)
         except requests.RequestException:
             return False
         return r.status_code == 200 and r.headers.get("X-Served-By") == name

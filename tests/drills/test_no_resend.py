@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from checks import FRESH
 from drills.support import Bystanders, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,7 +212,7 @@ def test_writes_that_reached_a_replica_which_then_died_are_not_sent_again(
     with FakeReplica(API_2) as fake:
         client = Client(base_url, fake)
         kinds = {
-            "read": lambda: ("GET", "/products/1", {}),
+            "read": lambda: ("GET", "/products/1", {"headers": FRESH}),
             "place": lambda: ("POST", "/orders", {"json": {"product_id": 3, "quantity": 1}}),
             "rename": lambda: ("PATCH", "/users/me", {"json": {"username": next(names)}}),
             "cancel": lambda: ("DELETE", f"/orders/{orders[-1]}", {}),
@@ -285,7 +286,7 @@ def test_a_slow_answer_does_not_take_the_replica_out(stack, base_url):
     with FakeReplica(API_2, delays=[SLOW_SECONDS] + [0] * 10) as fake:
         client = Client(base_url, fake)
         for _ in range(2):
-            _, slow, at_fake = client.land("GET", "/products/1")
+            _, slow, at_fake = client.land("GET", "/products/1", headers=FRESH)
             if at_fake:
                 break
         else:
@@ -294,7 +295,9 @@ def test_a_slow_answer_does_not_take_the_replica_out(stack, base_url):
         slow = slow.result()
         waited = time.monotonic() - began
         # Right after it: the replica still gets its turn.
-        after = [requests.get(f"{base_url}/products/1", timeout=10) for _ in range(4)]
+        after = [
+            requests.get(f"{base_url}/products/1", headers=FRESH, timeout=10) for _ in range(4)
+        ]
         client.close()
     _back(stack, "api-2", API_2)
     print(
