@@ -10,4 +10,12 @@ function M.done(summary, latency, requests, unexpected)
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), non2xx, socket))
 end
 
+-- The catalog reads' headers: Cache-Control: no-cache when BENCH_NO_CACHE is set.
+function M.catalog_headers()
+  if os.getenv("BENCH_NO_CACHE") then
+    return {["Cache-Control"] = "no-cache"}
+  end
+  return {}
+end
+
 return M
