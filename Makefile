@@ -13,7 +13,8 @@ UV_COMPILE := $(VENV)/bin/uv pip compile -q --generate-hashes --universal --pyth
 	--custom-compile-command "make lock"
 
 .PHONY: help up down status restart logs test unit lint lock go-test py-test smoke quick-drills generate tools bench drills report \
-	compose-up compose-down compose-status compose-test compose-drills compose-plugins postman postman-generate
+	compose-up compose-down compose-status compose-test compose-drills compose-plugins postman postman-generate \
+	k8s-up k8s-test k8s-down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -186,6 +187,18 @@ report: ## build report/report.pdf from report/report.md, with fresh output of t
 	@$(STACK) run sh -c 'curl -fsS -o /dev/null http://127.0.0.1:$$NGINX_PORT/readyz' 2>/dev/null || $(STACK) up
 	@echo "==> report (about 2 minutes)"
 	@report/build.sh
+
+# Kubernetes on this machine (deploy/k8s/cluster): a one-node cluster built from the Go
+# module proxy into ~/.cache/merch-store/k8s (about 10 minutes the first time), the
+# chart installed with values-local-cluster.yaml, the API on 127.0.0.1:30080.
+k8s-up: ## the one-node cluster, the store's images loaded, helm install --wait of deploy/k8s
+	@deploy/k8s/cluster/store up
+
+k8s-test: $(VENV)/bin/python ## k8s-up, the end-to-end suites and smoke.sh through the chart's entry, then uninstall and stop the cluster
+	@deploy/k8s/cluster/store test
+
+k8s-down: ## helm uninstall, then stop the cluster
+	@deploy/k8s/cluster/store down
 
 # Docker Compose (README, "Running it with Docker"). IMAGE_SOURCE=debian, from the
 # environment or .env, builds every image here from Debian's packages first.
