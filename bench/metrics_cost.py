@@ -139,6 +139,8 @@ def dbsvc(with_metrics):
         "INSTANCE_NAME": "db-bench-metrics" if with_metrics else "db-bench-plain",
         "POSTGRES_USER": ENV["DBSVC_DB_USER"],
         "POSTGRES_PASSWORD": ENV["DBSVC_DB_PASSWORD"],
+        # The stack's environment carries the API's certificate; ghz asks for dbsvc's.
+        "TLS_DIR": os.path.join(ENV["TLS_ROOT"], "dbsvc"),
         **({"DBSVC_METRICS_LISTEN_ADDR": f"127.0.0.1:{metrics_port}"} if with_metrics else {}),
     }
     name = "dbsvc-with-metrics" if with_metrics else "dbsvc-without-metrics"
