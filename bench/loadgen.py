@@ -8,6 +8,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,12 +87,23 @@ def run_wrk(url, script, conc, duration, env=None):
     )
 
 
+@cache
+def protoset():
+    """The store's contracts as one descriptor set (buf build of proto/): the DB
+    service's reflection is off, so ghz reads the messages from here."""
+    out = STATE / "bench" / "store.binpb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([str(ROOT / ".venv" / "bin" / "buf"), "build", "-o", str(out)], cwd=ROOT, check=True)
+    return out
+
+
 def run_ghz(target, method, data, conc, duration):
     """(req/s, p50 ms, p99 ms, errors) of ghz calling merchstore.db.v1.<method>, over
     mutual TLS with the API's certificate (TLS_DIR), as the API calls it."""
     tls = Path(os.environ["TLS_DIR"])
     cmd = [
         str(GHZ),
+        f"--protoset={protoset()}",
         f"--cacert={tls / 'ca.crt'}",
         f"--cert={tls / 'tls.crt'}",
         f"--key={tls / 'tls.key'}",
