@@ -6,6 +6,10 @@ A line that is exactly one of these is replaced; everything else is copied:
     @include FILE          the file, as Markdown
     @code FILE [CLASS]     the file in a fenced code block (CLASS "wide": small, no wrap)
     @monitor FILE          log_monitor.py output with its columns narrowed to fit A4
+    @curl FILE STEPS       capture.sh's curl session, only the steps listed ("3,4,6");
+                           "-3,4,6" is every step but those. JSON bodies get a space after
+                           each , and : (same values) so that lines wrap between words
+    ...{{meta:KEY}}...     KEY of report/meta.yaml (the student's SID and name)
 
     ...{{FILE}}...         inside any line: the file's text, stripped
     ...{#fig:NAME}...      a figure's (or with tab:, a table's) caption starts here: it
@@ -13,16 +17,20 @@ A line that is exactly one of these is replaced; everything else is copied:
     ...@fig:NAME...        a reference to it: "Figure N" (or "Table N"); a reference to
                            a label that no caption defines stops the build
 
-FILE is relative to the build folder.  Usage: assemble.py SOURCE.md BUILD_DIR OUT.md
+FILE is relative to the build folder; a missing one stops the build. Every SVG a
+figure shows must be at most the text's width (680 px or 510 pt), so that nothing in it is
+drawn smaller than its source says.  Usage: assemble.py SOURCE.md BUILD_DIR OUT.md
 """
 
+import contextlib
+import json
 import pathlib
 import re
 import sys
 
 
 def code(path: pathlib.Path, cls: str = "") -> str:
-    text = path.read_text().rstrip("\n")
+    text = read(path).rstrip("\n")
     fence = "~~~~" if "```" in text else "```"
     attrs = "{." + cls + "}" if cls else ""
     if cls:
@@ -53,6 +61,58 @@ def monitor(path: pathlib.Path) -> str:
         " ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + " " + r[-1] for r in rows
     ]
     return code_text("\n".join(x.rstrip() for x in out), "monitor")
+
+
+def curl(path: pathlib.Path, steps: str) -> str:
+    """The session's steps ("# N. title" starts one) that steps names, or with a leading
+    "-" all the others; bodies that are JSON re-spaced so a long line wraps at a space."""
+    wanted = {int(n) for n in steps.lstrip("-").split(",")}
+    blocks = re.split(r"(?m)^(?=# \d+\. )", path.read_text())
+    kept = []
+    for block in blocks:
+        m = re.match(r"# (\d+)\. ", block)
+        if not m or ((int(m.group(1)) in wanted) == steps.startswith("-")):
+            continue
+        lines = []
+        for line in block.rstrip("\n").splitlines():
+            if line[:1] in "{[":
+                with contextlib.suppress(ValueError):
+                    line = json.dumps(json.loads(line), separators=(", ", ": "), ensure_ascii=False)
+            lines.append(line)
+        kept.append("\n".join(lines))
+    if not kept:
+        sys.exit(f"assemble: no step {steps} in {path}")
+    return code_text("\n\n".join(kept), "session")
+
+
+def meta(key: str) -> str:
+    """A value of report/meta.yaml (lines `key: "value"`)."""
+    for line in META.read_text().splitlines():
+        m = re.match(r'^(\w+):\s*"?(.*?)"?\s*$', line)
+        if m and m.group(1) == key:
+            return m.group(2)
+    sys.exit(f"assemble: {META} has no {key}")
+
+
+META = pathlib.Path(__file__).resolve().parents[1] / "meta.yaml"
+SVG_MAX = {"px": 680, "pt": 510}
+
+
+def check_svg_width(build_dir: pathlib.Path, text: str) -> None:
+    for name in re.findall(r"\]\(([\w./-]+\.svg)\)", text):
+        head = (build_dir / name).read_text()[:3000]
+        m = re.search(r'<svg[^>]*?width[=:]"?(\d+(?:\.\d+)?)(px|pt)', head)
+        if m and float(m.group(1)) > SVG_MAX[m.group(2)] * 1.02:
+            sys.exit(
+                f"assemble: {name} is {m.group(1)}{m.group(2)} wide; the page would shrink "
+                f"its text (at most {SVG_MAX[m.group(2)]}{m.group(2)})"
+            )
+
+
+def read(path: pathlib.Path) -> str:
+    if not path.is_file():
+        sys.exit(f"assemble: {path} is missing: the build did not make it")
+    return path.read_text()
 
 
 def code_text(text: str, cls: str) -> str:
@@ -91,21 +151,24 @@ def main(source: str, build: str, out: str) -> None:
         indent = line[: len(line) - len(line.lstrip())]
         block = None
         if words[:1] == ["@include"]:
-            block = (build_dir / words[1]).read_text()
+            block = read(build_dir / words[1])
         elif words[:1] == ["@code"]:
             block = code(build_dir / words[1], words[2] if len(words) > 2 else "")
         elif words[:1] == ["@monitor"]:
             block = monitor(build_dir / words[1])
+        elif words[:1] == ["@curl"]:
+            block = curl(build_dir / words[1], words[2])
         if block is not None:
             result.append("\n".join(indent + x if x else x for x in block.splitlines()))
         else:
             # {{FILE}} inside a line: the file's text, stripped (one-line values).
+            line = re.sub(r"\{\{meta:(\w+)\}\}", lambda m: meta(m.group(1)), line)
             result.append(
-                re.sub(
-                    r"\{\{([^}]+)\}\}", lambda m: (build_dir / m.group(1)).read_text().strip(), line
-                )
+                re.sub(r"\{\{([^}]+)\}\}", lambda m: read(build_dir / m.group(1)).strip(), line)
             )
-    pathlib.Path(out).write_text(number_captions("\n".join(result) + "\n"))
+    text = number_captions("\n".join(result) + "\n")
+    check_svg_width(build_dir, text)
+    pathlib.Path(out).write_text(text)
 
 
 if __name__ == "__main__":

@@ -18,13 +18,23 @@ LEVELS = (1, 8, 32)
 TOP = LEVELS[-1]
 
 # (group, case) of the rows, in the table's order, with the name the table gives them.
+PRODUCTS = ("api", "GET /products")
+PRODUCTS_FRESH = ("api", "GET /products (no-cache)")
+PRODUCT = ("api", "GET /products/{id}")
+PRODUCT_FRESH = ("api", "GET /products/{id} (no-cache)")
+LOGIN = ("api", "login, right password (at a replica)")
+THROTTLED = ("api", "login, throttled username (429, at a replica)")
+EDGE_LIMITED = ("api", "login past the edge's rate limit (NGINX's 429)")
 STORE = {
-    ("api", "GET /products"): "`GET /products`",
-    ("api", "GET /products/{id}"): "`GET /products/{id}`",
+    PRODUCTS: "`GET /products`, as sent (NGINX's cache)",
+    PRODUCTS_FRESH: "`GET /products`, `no-cache`",
+    PRODUCT: "`GET /products/{id}`, as sent (NGINX's cache)",
+    PRODUCT_FRESH: "`GET /products/{id}`, `no-cache`",
     ("api", "place + cancel order"): "place + cancel an order",
     ("api", "mixed 60/25/15"): "mixed 60/25/15",
-    ("api", "login, right password"): "log in, right password",
-    ("api", "login, throttled username (429)"): "log in, throttled username (429)",
+    LOGIN: "log in, right password, at a replica",
+    THROTTLED: "log in, throttled username (429), at a replica",
+    EDGE_LIMITED: "log in past NGINX's rate limit (429)",
 }
 CEILINGS = {
     ("http", "static NGINX"): "NGINX alone, a static answer",
@@ -37,14 +47,24 @@ CEILINGS = {
 }
 # The ceiling each store case is compared with: the layer right beneath its work.
 BENEATH = {
-    ("api", "GET /products"): ("grpc", "ListProducts"),
-    ("api", "GET /products/{id}"): ("grpc", "GetProduct"),
+    PRODUCTS_FRESH: ("grpc", "ListProducts"),
+    PRODUCT_FRESH: ("grpc", "GetProduct"),
     ("api", "place + cancel order"): ("sql", "CreateOrder (rolled back)"),
 }
 
 
 def number(x: float) -> str:
     return f"{x:,.0f}"
+
+
+def errors_sentence(rows: list[dict]) -> str:
+    """What the run recorded as errors (non-2xx answers, socket errors, non-OK gRPC
+    statuses, besides the 429s the throttled cases expect), from the rows themselves."""
+    bad = [r for r in rows if r["errors"]]
+    if not bad:
+        return "No case recorded an error."
+    named = "; ".join(f"{r['group']} {r['case']} at c = {r['c']}: {r['errors']}" for r in bad)
+    return f"Cases that recorded errors: {named}."
 
 
 def main(results_json: str, out: str) -> None:
@@ -81,15 +101,21 @@ def main(results_json: str, out: str) -> None:
     floor = results["floor"]
     floor_c = max(floor["levels"], key=int)
     at_floor = floor["levels"][floor_c]
-    product = ("api", "GET /products/{id}")
+    go = {(g["rpc"], g["mode"]): g for g in results.get("go_bench") or []}
     quoted = {
         "when": results["meta"]["when"],
         "duration": results["meta"]["duration"],
-        "product_rps": number(rps(product)),
-        "product_of_grpc": f"{100 * rps(product) / rps(('grpc', 'GetProduct')):.0f}",
+        "cores": results["meta"]["cpus"],
+        "top_c": TOP,
+        "levels": ", ".join(str(c) for c in LEVELS),
+        "product_rps": number(rps(PRODUCT)),
+        "product_fresh_rps": number(rps(PRODUCT_FRESH)),
+        "product_cache_gain": f"{rps(PRODUCT) / rps(PRODUCT_FRESH):.1f}",
+        "products_rps": number(rps(PRODUCTS)),
+        "products_fresh_rps": number(rps(PRODUCTS_FRESH)),
+        "products_cache_gain": f"{rps(PRODUCTS) / rps(PRODUCTS_FRESH):.1f}",
+        "product_of_grpc": f"{100 * rps(PRODUCT_FRESH) / rps(('grpc', 'GetProduct')):.0f}",
         "grpc_product_rps": number(rps(("grpc", "GetProduct"))),
-        "product_of_sql": f"{100 * rps(product) / rps(('sql', 'GetProduct')):.0f}",
-        "sql_product_rps": number(rps(("sql", "GetProduct"))),
         "static_rps": number(rps(("http", "static NGINX"))),
         "floor_c": floor_c,
         "floor_ratio": f"{100 * at_floor['ratio']:.0f}",
@@ -97,10 +123,18 @@ def main(results_json: str, out: str) -> None:
         "floor_rps": number(at_floor["floor_rps"]),
         "orders_rps": number(rps(("api", "place + cancel order"))),
         "create_order_sql_rps": number(rps(("sql", "CreateOrder (rolled back)"))),
-        "login_rps": number(rps(("api", "login, right password"))),
-        "throttled_rps": number(rps(("api", "login, throttled username (429)"))),
+        "login_rps": number(rps(LOGIN)),
+        "throttled_rps": number(rps(THROTTLED)),
+        "edge_limited_rps": number(rps(EDGE_LIMITED)),
         "pool_over_per_call": f"{rps(('grpc', 'GetProduct')) / rps(('cpc', 'GetProduct')):.0f}",
+        "errors": errors_sentence(results["rows"]),
     }
+    # What mutual TLS costs a call: the Go benchmark's pool over mutual TLS and in plaintext.
+    for rpc, name in (("GetProduct", "tls_get"), ("PlaceAndCancelOrder", "tls_order")):
+        tls, plain = go[(rpc, "pool")], go[(rpc, "pool-plaintext")]
+        quoted[f"{name}_tls_ops"] = number(tls["ops_per_s"])
+        quoted[f"{name}_plain_ops"] = number(plain["ops_per_s"])
+        quoted[f"{name}_share"] = f"{100 * tls['ops_per_s'] / plain['ops_per_s']:.0f}"
     # What the metrics leave of each server's throughput (bench/metrics_cost.py).
     for kind, name in (("api", "metrics_api_left"), ("grpc", "metrics_dbsvc_left")):
         for level in results["metrics_cost"][kind].values():
