@@ -64,7 +64,7 @@ chromium_headless() {
 install_tools
 install_plantuml
 install_python
-[[ -f $REPORT/bench/results.json ]] || die "no report/bench/results.json: run \`make bench\` first (about 6 minutes)"
+[[ -f $REPORT/bench/results.json ]] || die "no report/bench/results.json: run \`make bench\` first"
 # shellcheck disable=SC1091
 set -a && source "$ROOT/.env" && set +a
 BASE=http://127.0.0.1:${NGINX_PORT:-8080}
