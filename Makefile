@@ -131,7 +131,7 @@ go-test: ## go test for the Go services against the running PostgreSQL and Kafka
 
 py-test: ## pytest: the API and the whole stack, end to end through NGINX (no drills)
 	@echo "==> pytest"
-	@$(STACK) run $(VENV)/bin/pytest --ignore=api-python/tests/unit --ignore=tests/drills --ignore=tests/compose
+	@$(STACK) run $(VENV)/bin/pytest --ignore=api-python/tests/unit --ignore=tests/drills --ignore=tests/compose --ignore=tests/k8s
 
 quick-drills: ## the quick failure drills (tests/drills without the long ones), against the running store
 	@echo "==> quick drills"

@@ -905,3 +905,14 @@ def test_a_certificate_of_another_identity_or_authority_is_noticed():
     assert any(p.startswith(f"{dbsvc}: not signed by its ca.crt for sslserver") for p in problems)
     assert any(p.startswith(f"{dbsvc}: tls.key is not the certificate's key") for p in problems)
     assert not any(p.startswith(tls_secret_name("logsvc")) for p in problems), problems
+
+
+def test_an_api_pod_leaves_the_endpoints_before_it_stops(objects):
+    """A deleted or replaced API pod keeps serving through its preStop pause while
+    kube-proxy and the controllers drop it from the Service (tests/k8s/test_disruptions.py
+    saw no read fail with 5 s), then has serve.py's 10 s to finish its requests before
+    the kubelet kills it."""
+    api = named(objects, "Deployment", f"{fullname()}-api")
+    pause = containers(api)[0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert pause >= 3, f"preStop sleep of {pause} s: the pod stops while still in the endpoints"
+    assert pod_spec(api)["terminationGracePeriodSeconds"] >= pause + 10
