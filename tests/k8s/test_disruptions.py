@@ -30,9 +30,11 @@ def ready_api_endpoints(watch_output):
     decoder, text, counts = json.JSONDecoder(), watch_output, []
     while text.strip():
         text = text.lstrip()
-        slice_, end = decoder.raw_decode(text)
+        change, end = decoder.raw_decode(text)
         text = text[end:]
-        counts.append(sum(1 for e in slice_.get("endpoints") or [] if e["conditions"].get("ready")))
+        for slice_ in change.get("items", [change]):
+            endpoints = slice_.get("endpoints") or []
+            counts.append(sum(1 for e in endpoints if e["conditions"].get("ready")))
     return counts
 
 
