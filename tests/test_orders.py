@@ -3,14 +3,15 @@
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from checks import assert_problem, assert_unauthorized
+from checks import FRESH, assert_problem, assert_unauthorized
 
 INITIAL_STOCK = 500
 NOTEBOOK = 3  # 9.99
 
 
 def stock_of(http, base_url, product_id):
-    return http.get(f"{base_url}/products/{product_id}").json()["stock"]
+    # The stock now, not NGINX's cached copy of up to max-age ago.
+    return http.get(f"{base_url}/products/{product_id}", headers=FRESH).json()["stock"]
 
 
 def assert_stock_invariant(database):
