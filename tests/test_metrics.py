@@ -335,9 +335,11 @@ def test_every_metrics_port_listens_on_loopback_only():
 
 
 def test_the_whole_stack_with_prometheus_stays_within_its_memory_budget():
-    """Resident memory of every process under supervisord (bench/memory.py, which
-    `make bench` reports after its load): at most 1.5 GiB, Prometheus and its exporters
-    included."""
+    """Memory of every process under supervisord (bench/memory.py, which `make bench`
+    reports after its load): at most 1.5 GiB, Prometheus and its exporters included.
+    Proportional set sizes, because RSS counts PostgreSQL's shared buffers once per
+    backend: after a load that touched them its sum says 1.65 GiB of a stack that
+    holds 1.2."""
     sys.path.insert(0, str(ROOT / "bench"))
     try:
         memory = importlib.import_module("memory")
@@ -346,7 +348,7 @@ def test_the_whole_stack_with_prometheus_stays_within_its_memory_budget():
     programs = memory.stack_memory()
     assert programs, "supervisord is not running: make up"
     assert {"prometheus", "nginx-exporter", "postgres-exporter"} <= set(programs)
-    total_mib = sum(rss for rss, _pss, _n in programs.values()) / 1024
-    prometheus_mib = programs["prometheus"][0] / 1024
-    print(f"\nstack RSS: {total_mib:.0f} MiB, of which Prometheus {prometheus_mib:.0f} MiB")
+    total_mib = sum(pss for _rss, pss, _n in programs.values()) / 1024
+    prometheus_mib = programs["prometheus"][1] / 1024
+    print(f"\nstack PSS: {total_mib:.0f} MiB, of which Prometheus {prometheus_mib:.0f} MiB")
     assert total_mib <= 1.5 * 1024, programs
