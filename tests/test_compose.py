@@ -63,9 +63,9 @@ NETWORKS = {
     "dbsvc": ["app", "data", "monitoring"],
     "api-1": ["edge", "app", "monitoring"],
     "api-2": ["edge", "app", "monitoring"],
-    "nginx": ["edge", "monitoring"],
+    "nginx": ["edge"],
     "prometheus": ["monitoring"],
-    "nginx-exporter": ["monitoring"],
+    "nginx-exporter": ["edge", "monitoring"],
     "postgres-exporter": ["data", "monitoring"],
 }
 MONITORING = {"prometheus", "nginx-exporter", "postgres-exporter"}
