@@ -40,8 +40,9 @@ def code(path: pathlib.Path, cls: str = "") -> str:
 
 
 def monitor(path: pathlib.Path) -> str:
-    """Same lines and values; the date part of the time dropped and the fixed-width
-    columns cut to what their values need, so one record fits one line of the page."""
+    """Same lines and values; the date part of the time dropped, the fixed-width columns
+    cut to what their values need, and an API record's message ("GET / 200"), which its
+    HTTP column already says, left out, so one record fits one line of the page."""
     lines = path.read_text().splitlines()
     if not lines:
         return "(the monitor printed nothing)"
@@ -55,12 +56,15 @@ def monitor(path: pathlib.Path) -> str:
         rows.append(cells)
     for row in rows[1:]:
         row[0] = row[0][11:]  # 2026-11-25 17:27:15.198 -> 17:27:15.198
+        message = row.pop()
+        http = row.pop()
+        # One column: an API record's request, a DB record's message; an API message
+        # that says more than the request line stays after it.
+        row.append(http if http.startswith(message) else f"{http} - {message}" if http else message)
     # Widths from the values; the headers shortened ("SERVICE/INSTANCE" -> "SERVICE").
-    rows[0] = ["TIME (UTC)", "LEVEL", "SERVICE", "REQUEST ID", "USER", "HTTP", "MESSAGE"]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(names))]
-    out = [
-        " ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + " " + r[-1] for r in rows
-    ]
+    rows[0] = ["TIME (UTC)", "LEVEL", "SERVICE", "REQUEST ID", "USER", "REQUEST OR MESSAGE"]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    out = [" ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)), r[-1]]) for r in rows]
     return code_text("\n".join(x.rstrip() for x in out), "monitor")
 
 

@@ -120,9 +120,11 @@ for _ in 1 2 3 4 5 6; do
 done
 
 wait "$MONITOR" || true
+# In time order: the topic holds each shipper's batches as they arrived, so an API
+# replica's record can follow a later one of the other replica or of the DB service.
 {
   head -n 1 "$OUT/monitor-all.txt"
-  grep -- "$RUN-" "$OUT/monitor-all.txt" || true
+  grep -- "$RUN-" "$OUT/monitor-all.txt" | sort -s -k1,2 || true
 } >"$OUT/monitor.txt"
 rm -f "$OUT/monitor-all.txt" "$OUT/headers" "$OUT/body"
 
