@@ -59,8 +59,8 @@ published=$(docker ps --filter "label=com.docker.compose.project=$COMPOSE_PROJEC
   | tr ',' '\n' | grep -c -- '->' || true)
 ((published == 2)) || die "the run published $published ports, not 2: $(docker ps --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" --format '{{.Names}} {{.Ports}}')"
 {
-  echo "# The two published ports: this run put them on $NGINX_PORT and $KAFKA_EXTERNAL_PORT, beside"
-  echo "# the local stack; the defaults (NGINX_PORT, KAFKA_EXTERNAL_PORT in .env) are 8080 and 9093."
+  echo "# The two published ports: this run put them on $NGINX_PORT and $KAFKA_EXTERNAL_PORT, beside the"
+  echo "# local stack; the defaults (NGINX_PORT, KAFKA_EXTERNAL_PORT in .env): 8080 and 9093."
   for pair in "nginx 8080" "kafka 9093"; do
     read -r service port <<<"$pair"
     echo "\$ docker compose port $service $port"
@@ -137,7 +137,10 @@ end=$(jq .end "$TMP/records.json")
 consumer_cmd=(kafka-console-consumer --bootstrap-server kafka:9092 --topic "$TOPIC"
   --from-beginning --max-messages "$end" --property print.key=true)
 {
-  echo "\$ docker compose exec kafka ${consumer_cmd[*]} | grep $RUN-"
+  # The command as typed, over three lines that fit the page.
+  echo "\$ docker compose exec kafka ${consumer_cmd[*]:0:3} \\"
+  echo "    ${consumer_cmd[*]:3} \\"
+  echo "    | grep $RUN-"
   echo "# The key (the request id), a tab, the record; a space added after each comma, so that"
   echo "# a record wraps between its fields."
   compose exec -T kafka "${consumer_cmd[@]}" 2>/dev/null | grep -- "{.*\"request_id\":\"$RUN-" \
@@ -187,7 +190,7 @@ def image(spec):
     base = re.findall(r"^FROM \$\{(\w+)\}", dockerfile, re.M)[-1]
     value = (spec["build"].get("args") or {}).get(base) or re.search(
         rf"^ARG {base}=(\S+)", dockerfile, re.M).group(1)
-    return f"built on {value.split('@')[0]}"
+    return f"on {value.split('@')[0]}"
 
 
 if source == "debian":
@@ -195,7 +198,8 @@ if source == "debian":
     print("# (deploy/images/), since Docker Hub cannot be reached from it. The default,")
     print("# IMAGE_SOURCE=official, runs the official images on the right.")
 else:
-    print("# IMAGE_SOURCE=official, the default: the official images, pinned in docker-compose.yml.")
+    print("# IMAGE_SOURCE=official (the default): the official images of docker-compose.yml.")
+print("# \"on IMAGE\": the store's own Dockerfile, built here on that base image.")
 rows = [("SERVICE", "THIS RUN", "DEFAULT (OFFICIAL)")]
 for name, spec in sorted(run["services"].items()):
     rows.append((name, image(spec), image(official["services"][name])))
