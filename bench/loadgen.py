@@ -93,7 +93,11 @@ def protoset():
     service's reflection is off, so ghz reads the messages from here."""
     out = STATE / "bench" / "store.binpb"
     out.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([str(ROOT / ".venv" / "bin" / "buf"), "build", "-o", str(out)], cwd=ROOT, check=True)
+    subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "buf"), "build", "-o", str(out)],
+        cwd=ROOT,
+        check=True,
+    )
     return out
 
 
