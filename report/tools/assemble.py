@@ -24,7 +24,6 @@ drawn smaller than its source says.  Usage: assemble.py SOURCE.md BUILD_DIR OUT.
 
 import contextlib
 import json
-import os
 import pathlib
 import re
 import sys
@@ -115,9 +114,6 @@ def check_svg_width(build_dir: pathlib.Path, text: str) -> None:
 
 
 def read(path: pathlib.Path) -> str:
-    # DRAFT ONLY, removed before the final build: a stand-in for evidence not made yet.
-    if not path.is_file() and os.environ.get("ASSEMBLE_DRAFT") == "1":
-        return f"(not made yet: {path.name})\n"
     if not path.is_file():
         sys.exit(f"assemble: {path} is missing: the build did not make it")
     return path.read_text()
