@@ -909,8 +909,8 @@ def test_a_certificate_of_another_identity_or_authority_is_noticed():
 
 def test_an_api_pod_leaves_the_endpoints_before_it_stops(objects):
     """A deleted or replaced API pod keeps serving through its preStop pause while
-    kube-proxy and the controllers drop it from the Service (tests/k8s/test_disruptions.py
-    saw no read fail with 5 s), then has serve.py's 10 s to finish its requests before
+    kube-proxy and the controllers drop it from the Service (on a cluster,
+    tests/k8s/test_disruptions.py checks that no read fails meanwhile), then has serve.py's 10 s to finish its requests before
     the kubelet kills it."""
     api = named(objects, "Deployment", f"{fullname()}-api")
     pause = containers(api)[0]["lifecycle"]["preStop"]["sleep"]["seconds"]
