@@ -183,7 +183,7 @@ drills: ## every failure drill, the long ones too (contention, long outages), ag
 	@echo "==> drills (long)"
 	@$(STACK) run env DRILLS_LONG=1 $(VENV)/bin/pytest -p no:cacheprovider -m "" -s tests/drills
 
-report: ## build report/report.pdf from report/report.md, with fresh output of the running store
+report: compose-plugins ## build report/report.pdf from report/report.md, with fresh output of the running store
 	@$(STACK) run sh -c 'curl -fsS -o /dev/null http://127.0.0.1:$$NGINX_PORT/readyz' 2>/dev/null || $(STACK) up
 	@echo "==> report (about 2 minutes)"
 	@report/build.sh
