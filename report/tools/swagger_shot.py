@@ -140,13 +140,24 @@ def shoot(chromium: Chromium, base: str, out: str) -> None:
     code = chromium.js(f"{status}.textContent.trim()")
     if code != "200":
         sys.exit(f"swagger_shot: GET /products in Swagger UI answered {code}, not 200")
-    # From the Execute button to the end of the live response: the request as sent (curl,
-    # URL) and the answer, without the operation's documentation around it, so that the
-    # picture fits a page.
+    # From the curl command to the end of the live response: the request as sent (curl,
+    # URL) and the answer, without the operation's documentation around it. The answer's
+    # body is cut to its first lines (Swagger UI scrolls it anyway), so that the picture
+    # fits half a page at a scale where its text stays legible.
+    chromium.js(
+        """(() => {
+          const style = document.createElement('style');
+          style.textContent = `.live-responses-table .highlight-code pre
+            { max-height: calc(6lh + 0.5em) !important; overflow: hidden !important; }
+            .live-responses-table :is(.download-contents, .copy-to-clipboard)
+            { display: none !important; }`;
+          document.head.appendChild(style);
+        })()"""
+    )
     box = chromium.js(
         f"""(() => {{
-          const execute = {op}.querySelector('.btn.execute').getBoundingClientRect();
-          const top = execute.top + window.scrollY;
+          const curl = {op}.querySelector('.curl-command').getBoundingClientRect();
+          const top = curl.top + window.scrollY - 28;
           const live = {op}.querySelector('.live-responses-table').getBoundingClientRect();
           return {{top, bottom: live.bottom + window.scrollY + 8}};
         }})()"""
