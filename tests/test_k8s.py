@@ -910,8 +910,8 @@ def test_a_certificate_of_another_identity_or_authority_is_noticed():
 def test_an_api_pod_leaves_the_endpoints_before_it_stops(objects):
     """A deleted or replaced API pod keeps serving through its preStop pause while
     kube-proxy and the controllers drop it from the Service (on a cluster,
-    tests/k8s/test_disruptions.py checks that no read fails meanwhile), then has serve.py's 10 s to finish its requests before
-    the kubelet kills it."""
+    tests/k8s/test_disruptions.py checks that no read fails meanwhile), then has
+    serve.py's 10 s to finish its requests before the kubelet kills it."""
     api = named(objects, "Deployment", f"{fullname()}-api")
     pause = containers(api)[0]["lifecycle"]["preStop"]["sleep"]["seconds"]
     assert pause >= 3, f"preStop sleep of {pause} s: the pod stops while still in the endpoints"
