@@ -197,8 +197,10 @@ class Load:
         auth = {"Authorization": f"Bearer {token}"}
         with requests.Session() as s:
             while not self._stop.is_set() and time.monotonic() - self.started < self.max_seconds:
-                self._call(s, "get", "GET", f"/products/{self.product_id}")
-                self._call(s, "list", "GET", "/products")
+                # no-cache: the reads reach a replica, through the parts a drill stops,
+                # and leave their records, instead of NGINX's microcache answering them.
+                self._call(s, "get", "GET", f"/products/{self.product_id}", headers=FRESH)
+                self._call(s, "list", "GET", "/products", headers=FRESH)
                 if not self.orders:
                     continue
                 placed = self._call(

@@ -7,6 +7,7 @@ the scrape, the rule file the local stack renders, the alert's labels."""
 import os
 
 import requests
+from checks import FRESH
 from drills.support import Bystanders, wait_until
 
 PROMETHEUS = f"http://127.0.0.1:{os.environ.get('PROMETHEUS_PORT', '9090')}"
@@ -35,7 +36,7 @@ def test_a_stopped_logsvc_is_a_down_target_and_a_target_down_alert(stack, base_u
     assert alert["labels"]["job"] == "logsvc" and alert["labels"]["instance"] == "log-1"
     assert alert["state"] in ("pending", "firing")
     # The API does not wait for the log pipeline.
-    assert requests.get(f"{base_url}/products/1", timeout=5).status_code == 200
+    assert requests.get(f"{base_url}/products/1", headers=FRESH, timeout=5).status_code == 200
 
     stack.start("logsvc")
     assert wait_until(lambda: _up("logsvc") == [1.0], WITHIN, interval=0.5) is not None

@@ -222,7 +222,9 @@ def test_writes_that_reached_a_replica_which_then_died_are_not_sent_again(
             # NGINX takes turns: of two requests in a row, one goes to each replica.
             for _ in range(2):
                 method, path, kwargs = request()
-                request_id, future, at_fake = client.land(method, path, headers=auth, **kwargs)
+                headers = {**auth, **kwargs.get("headers", {})}
+                sent = {**kwargs, "headers": headers}
+                request_id, future, at_fake = client.land(method, path, **sent)
                 if at_fake:
                     held[kind] = (method, path, kwargs, request_id, future)
                     break

@@ -5,6 +5,7 @@ while customers browse and order: the store keeps answering or fails clearly
 import time
 
 import requests
+from checks import FRESH
 from drills.support import (
     DB_SERVICES,
     NGINX_HINT,
@@ -58,7 +59,7 @@ def test_logsvc_restart_under_load(stack, base_url, tokens, log_channel):
         time.sleep(1)
     # Logging works again: a new request's record reaches Kafka.
     mark = log_channel.mark()
-    probe = requests.get(f"{base_url}/products", timeout=5)
+    probe = requests.get(f"{base_url}/products", headers=FRESH, timeout=5)
     request_id = probe.headers["X-Request-ID"]
     records = log_channel.records_since(
         mark, until=lambda rs: any(k == request_id for k, _ in rs), timeout=30
