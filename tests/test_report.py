@@ -73,7 +73,6 @@ def test_every_rest_operation_is_in_the_report(operation):
 # --- tables render whole -------------------------------------------------------------------
 
 ASSEMBLED = ROOT / "report/build/report.md"
-needs_pandoc = pytest.mark.skipif(not shutil.which("pandoc"), reason="pandoc is not installed")
 
 
 def pipe_tables(markdown: str) -> list[list[str]]:
@@ -98,6 +97,7 @@ def pipe_tables(markdown: str) -> list[list[str]]:
 
 def ast_tables(markdown: str) -> list[dict]:
     """Each table of pandoc's AST: its header's cell count and each body row's."""
+    assert shutil.which("pandoc"), "pandoc is missing: `make up` installs Debian's pandoc"
     ast = json.loads(
         subprocess.run(
             ["pandoc", "--from", "markdown", "--to", "json"],
@@ -166,7 +166,6 @@ def inline_text(inlines: list) -> str:
     return "".join(parts)
 
 
-@needs_pandoc
 def test_the_type_table_renders_whole_with_the_email_pattern_as_code():
     table = type_table()
     assert broken_tables(table) == []
@@ -182,12 +181,10 @@ def test_the_type_table_renders_whole_with_the_email_pattern_as_code():
     )
 
 
-@needs_pandoc
 def test_the_reports_own_tables_render_whole():
     assert broken_tables(report_text()) == []
 
 
-@needs_pandoc
 @pytest.mark.skipif(not ASSEMBLED.exists(), reason="no report/build/report.md: run make report")
 def test_every_table_of_the_last_build_renders_whole():
     assert broken_tables(ASSEMBLED.read_text()) == []

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from checks import FRESH
 
 UNDER_K8S = os.environ.get("K8S_STORE_TEST") == "1"
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +57,10 @@ class Release:
     def get(self, *args):
         return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
 
+    def topic(self):
+        """The store's Kafka topic, as the release's ConfigMap names it."""
+        return self.get("configmap", f"{self.name}-config")["data"]["KAFKA_TOPIC"]
+
     def pods(self, component):
         """This component's pods that are not being deleted, by name."""
         selector = f"app.kubernetes.io/instance={self.name},app.kubernetes.io/component={component}"
@@ -96,7 +101,7 @@ class CatalogReads:
 
     def _read(self, number):
         path = f"/products/{number % 3 + 1}"
-        headers = {"Cache-Control": "no-cache", "Connection": "close"}
+        headers = {**FRESH, "Connection": "close"}
         try:
             answer = requests.get(self.base_url + path, headers=headers, timeout=10)
             failure = None if answer.status_code == 200 else f"{path}: {answer.status_code}"

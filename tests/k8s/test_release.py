@@ -24,7 +24,7 @@ def topic_created_at(release):
     moment the topic Job's work took effect. The Job's completionTime follows it by
     seconds (kafka-topics' JVM exits, then the Job controller notices), while logsvc
     turns Ready as soon as the topic has a leader, rightly."""
-    topic = release.get("configmap", f"{release.name}-config")["data"]["KAFKA_TOPIC"]
+    topic = release.topic()
     log = release.kubectl("logs", f"{release.name}-kafka-0").stdout
     created = re.search(
         rf"^\[(\d{{4}}-\d\d-\d\d) (\d\d:\d\d:\d\d),\d+\] INFO Creating topic {re.escape(topic)} ",
@@ -108,7 +108,7 @@ def test_both_db_service_pods_take_calls_and_kafka_has_this_runs_records(release
             timeout=10,
         )
         assert answer.status_code == 201, f"{marker}: {answer.status_code} {answer.text}"
-    topic = release.get("configmap", f"{release.name}-config")["data"]["KAFKA_TOPIC"]
+    topic = release.topic()
     # The kubelet's probes keep records coming, so the consumer never runs dry: it stops
     # on the timeout (exit status 124), once it has read the topic to its end.
     consumer = release.kubectl(
