@@ -31,10 +31,14 @@ type Server struct {
 // connection is closed after maxConnectionAge (grpc-go adds up to 10 % jitter,
 // so clients do not all reconnect at once): a client sends its next calls on a
 // new connection, to the replicas the name has by then, e.g. after a
-// Kubernetes scale-up. Calls in flight get maxConnectionAgeGrace to finish,
-// more than the API's 3 s deadline and logsvc's 5 s publish timeout.
+// Kubernetes scale-up, or when it resolved the name while only one replica was
+// ready. 30 s, not minutes: a Kubernetes install (tests/k8s) saw an API pod
+// keep calling one DB service pod of two for the five minutes this was before;
+// a new connection costs one mutual TLS handshake, a millisecond, twice a
+// minute. Calls in flight get maxConnectionAgeGrace to finish, more than the
+// API's 3 s deadline and logsvc's 5 s publish timeout.
 var (
-	maxConnectionAge      = 5 * time.Minute
+	maxConnectionAge      = 30 * time.Second
 	maxConnectionAgeGrace = 30 * time.Second
 )
 

@@ -69,10 +69,28 @@ func (s *Store) Close() {
 	}
 }
 
-// Ping checks that PostgreSQL answers on a connection got the way calls get
-// theirs.
+// SchemaVersion is the newest migration of db-init/ (docs/migrations.md) when this
+// code was written: the schema it was built for. Each new migration raises it
+// (TestSchemaVersionIsTheNewestMigration).
+const SchemaVersion = 9
+
+// Ping checks that PostgreSQL answers, on a connection got the way calls get
+// theirs, and that its schema has had every migration up to SchemaVersion. The
+// service serves only then: started beside migrations that still run (Kubernetes
+// runs them in a Job), it would fail calls that need what they have not made yet.
+// Migrations are additive, so a newer schema is fine.
 func (s *Store) Ping(ctx context.Context) error {
-	return s.withConn(ctx, func(conn *pgx.Conn) error { return conn.Ping(ctx) })
+	return s.withConn(ctx, func(conn *pgx.Conn) error {
+		var version int64
+		err := conn.QueryRow(ctx, "SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied").Scan(&version)
+		if err != nil {
+			return fmt.Errorf("reading the schema's version (goose_db_version): %w", err)
+		}
+		if version < SchemaVersion {
+			return fmt.Errorf("the schema has had the migrations up to %d of db-init/, and this DB service needs %d: run them (goose up)", version, SchemaVersion)
+		}
+		return nil
+	})
 }
 
 // withConn runs fn on a connection. A failure to get one, or a connection

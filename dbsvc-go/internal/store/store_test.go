@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,5 +142,53 @@ func TestThrottleWaitDoublesUpToTheMost(t *testing.T) {
 	// Far beyond: 2^1000 overflows float64 to +Inf, still the most.
 	if d := th.wait(1000); d != 15*time.Second {
 		t.Errorf("wait after 1000 more failures %v, want the most, 15s", d)
+	}
+}
+
+// The service is ready only on a schema that has had SchemaVersion: with the newest
+// migration's row of goose_db_version gone, Ping says which migrations to run.
+func TestPingWaitsForTheSchemaItWasBuiltFor(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping on the migrated test database: %v", err)
+	}
+	owner, err := testDB.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close(ctx)
+	tag, err := owner.Exec(ctx, "UPDATE goose_db_version SET is_applied = false WHERE version_id = $1", SchemaVersion)
+	if err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("marking migration %d unapplied: %v (%d rows)", SchemaVersion, err, tag.RowsAffected())
+	}
+	defer func() {
+		if _, err := owner.Exec(ctx, "UPDATE goose_db_version SET is_applied = true WHERE version_id = $1", SchemaVersion); err != nil {
+			t.Error(err)
+		}
+	}()
+	err = s.Ping(ctx)
+	want := fmt.Sprintf("up to %d of db-init/, and this DB service needs %d", SchemaVersion-1, SchemaVersion)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Ping on a schema one migration short = %v, want an error saying %q", err, want)
+	}
+}
+
+// A new migration of db-init/ raises SchemaVersion with it: the service then waits for it.
+func TestSchemaVersionIsTheNewestMigration(t *testing.T) {
+	files, err := filepath.Glob("../../../db-init/[0-9]*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migrations in db-init/: %v", err)
+	}
+	newest := 0
+	for _, file := range files {
+		n, err := strconv.Atoi(strings.SplitN(filepath.Base(file), "_", 2)[0])
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		newest = max(newest, n)
+	}
+	if SchemaVersion != newest {
+		t.Fatalf("SchemaVersion is %d, the newest migration of db-init/ is %d: raise it", SchemaVersion, newest)
 	}
 }
