@@ -66,9 +66,10 @@ NETWORKS = {
     "nginx": ["edge"],
     "prometheus": ["monitoring"],
     "nginx-exporter": ["edge", "monitoring"],
+    "nginx-log-metrics": ["monitoring"],
     "postgres-exporter": ["data", "monitoring"],
 }
-MONITORING = {"prometheus", "nginx-exporter", "postgres-exporter"}
+MONITORING = {"prometheus", "nginx-exporter", "nginx-log-metrics", "postgres-exporter"}
 
 # Image settings that only the images read: no local process has them.
 IMAGE_SETTINGS = {"NGINX_ENVSUBST_FILTER"}
@@ -274,6 +275,7 @@ def test_start_up_is_ordered_by_health_not_by_hope(services):
         "nginx": {"api-1": healthy, "api-2": healthy},
         "prometheus": {},
         "nginx-exporter": {"nginx": healthy},
+        "nginx-log-metrics": {},
         "postgres-exporter": {"postgres": healthy, "db-migrate": done},
     }
 
@@ -317,7 +319,15 @@ def dockerfile_bases(dockerfile):
 def test_dockerfiles_exist_build_from_pinned_bases_given_as_settings_and_run_as_non_root(
     services,
 ):
-    assert built(services) == {"logsvc", "dbsvc", "db-migrate", "api-1", "api-2", "certs"}
+    assert built(services) == {
+        "logsvc",
+        "dbsvc",
+        "db-migrate",
+        "api-1",
+        "api-2",
+        "certs",
+        "nginx-log-metrics",
+    }
     for name in built(services):
         build = services[name]["build"]
         dockerfile = ROOT / build["context"] / build["dockerfile"]

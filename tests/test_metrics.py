@@ -24,7 +24,7 @@ from checks import FRESH
 ROOT = Path(__file__).resolve().parents[1]
 env = os.environ
 PROMETHEUS = f"http://127.0.0.1:{env.get('PROMETHEUS_PORT', '9090')}"
-JOBS = {"prometheus", "api", "dbsvc", "logsvc", "nginx", "postgres"}
+JOBS = {"prometheus", "api", "dbsvc", "logsvc", "nginx", "nginx-cache", "postgres"}
 # Long enough for a scrape (5 s) and the log shipper's copy of its counts (1 s).
 SETTLE_SECONDS = 20
 N = 20
@@ -155,6 +155,21 @@ def test_routes_are_templates_never_raw_paths(base_url, http):
     }
     assert not [r for r in routes if re.search(r"\d", r)], routes
     assert {"/products/{id}", "unmatched"} <= routes
+
+
+def test_catalog_reads_count_as_the_cache_answered_them(base_url, http):
+    """NGINX's catalog cache log, counted by mtail: one fresh read (BYPASS, which refills
+    the cache) and then five plain ones, all in the same second, so that the answer has not
+    expired: five HITs. The recording rule gives the hit ratio."""
+    answers = 'sum(nginx_catalog_cache_answers_total{{job="nginx-cache", cache="{}"}})'
+    before = {cache: settled(answers.format(cache)) for cache in ("BYPASS", "HIT")}
+    time.sleep(1.02 - time.time() % 1)
+    assert http.get(f"{base_url}/products/3", headers=FRESH).status_code == 200
+    statuses = [http.get(f"{base_url}/products/3").headers["X-Cache-Status"] for _ in range(5)]
+    assert statuses == ["HIT"] * 5, statuses
+    assert grown_by(answers.format("BYPASS"), before["BYPASS"], 1) == 1
+    assert grown_by(answers.format("HIT"), before["HIT"], 5) == 5
+    assert query('job:nginx_catalog_cache_hits:ratio_rate5m{job="nginx-cache"}'), "no hit ratio"
 
 
 def test_the_metrics_ports_are_not_behind_nginx(base_url, http):
@@ -320,6 +335,7 @@ def test_every_metrics_port_listens_on_loopback_only():
             "LOGSVC_METRICS_ADDR",
             "NGINX_STATUS_PORT",
             "NGINX_EXPORTER_PORT",
+            "NGINX_LOG_METRICS_PORT",
             "POSTGRES_EXPORTER_PORT",
         )
     ]
@@ -347,7 +363,9 @@ def test_the_whole_stack_with_prometheus_stays_within_its_memory_budget():
         sys.path.remove(str(ROOT / "bench"))
     programs = memory.stack_memory()
     assert programs, "supervisord is not running: make up"
-    assert {"prometheus", "nginx-exporter", "postgres-exporter"} <= set(programs)
+    assert {"prometheus", "nginx-exporter", "nginx-log-metrics", "postgres-exporter"} <= set(
+        programs
+    )
     total_mib = sum(pss for _rss, pss, _n in programs.values()) / 1024
     prometheus_mib = programs["prometheus"][1] / 1024
     print(f"\nstack PSS: {total_mib:.0f} MiB, of which Prometheus {prometheus_mib:.0f} MiB")

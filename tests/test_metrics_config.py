@@ -68,7 +68,15 @@ def test_both_configurations_scrape_the_same_jobs_and_instances_alike(local, com
     # Less the local stack's second DB service replica, which compose does not run.
     local_targets = {job: set(t) - {"db-2"} for job, t in targets(local).items()}
     assert local_targets == {job: set(t) for job, t in targets(compose_config).items()}
-    assert set(targets(local)) == {"prometheus", "api", "dbsvc", "logsvc", "nginx", "postgres"}
+    assert set(targets(local)) == {
+        "prometheus",
+        "api",
+        "dbsvc",
+        "logsvc",
+        "nginx",
+        "nginx-cache",
+        "postgres",
+    }
     assert set(targets(local)["api"]) == {"api-1", "api-2"}
 
 
@@ -101,6 +109,9 @@ def test_local_targets_are_the_ports_each_program_is_given(local):
         assert list(local_targets[job].values()) == [f"127.0.0.1:{env[variable]}"]
         assert told(program, f"--web.listen-address=127.0.0.1:%(ENV_{variable})s")
     assert told("nginx-exporter", "127.0.0.1:%(ENV_NGINX_STATUS_PORT)s/stub_status")
+    assert local_targets["nginx-cache"] == {"nginx": f"127.0.0.1:{env['NGINX_LOG_METRICS_PORT']}"}
+    assert told("nginx-log-metrics", "--port %(ENV_NGINX_LOG_METRICS_PORT)s")
+    assert told("nginx-log-metrics", "%(ENV_STATE_DIR)s/nginx/logs/catalog-cache.log")
 
 
 def test_compose_targets_are_the_ports_each_service_is_given(compose_config, compose):
@@ -120,6 +131,15 @@ def test_compose_targets_are_the_ports_each_service_is_given(compose_config, com
         f"--nginx.scrape-uri=http://nginx:{port}/stub_status"
         in (compose["nginx-exporter"]["command"])
     )
+    # mtail reads the catalog cache log from the volume NGINX writes it to.
+    assert compose_targets["nginx-cache"]["nginx"] == "nginx-log-metrics:3903"
+    mtail = compose["nginx-log-metrics"]
+    assert "--port=3903" in mtail["command"]
+    log = compose["nginx"]["environment"]["NGINX_CACHE_LOG"]
+    assert f"--logs={log}" in mtail["command"]
+    shared = {v.split(":")[0]: v.split(":")[1] for v in compose["nginx"]["volumes"]}
+    assert shared["nginx-cache-log"] == str(Path(log).parent)
+    assert f"nginx-cache-log:{Path(log).parent}:ro" in mtail["volumes"]
     # postgres-exporter's own default port.
     assert compose_targets["postgres"]["postgres"] == "postgres-exporter:9187"
     prometheus = compose["prometheus"]

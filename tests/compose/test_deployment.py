@@ -144,10 +144,11 @@ def compose_docker(*args):
     return result
 
 
-def test_the_monitoring_profile_adds_prometheus_and_every_target_is_up():
+def test_the_monitoring_profile_adds_prometheus_and_every_target_is_up(http, base_url):
     """Prometheus and the exporters start with `--profile monitoring`, and Prometheus,
-    published on the loopback, sees every service of the store up."""
-    monitoring = ("prometheus", "nginx-exporter", "postgres-exporter")
+    published on the loopback, sees every service of the store up, and the catalog cache's
+    answers, which mtail reads from the log NGINX writes to their shared volume."""
+    monitoring = ("prometheus", "nginx-exporter", "nginx-log-metrics", "postgres-exporter")
     compose("--profile", "monitoring", "up", "-d", "--wait", *monitoring, timeout=240)
     try:
         url = f"http://127.0.0.1:{os.environ['PROMETHEUS_PORT']}/api/v1/targets"
@@ -155,13 +156,26 @@ def test_the_monitoring_profile_adds_prometheus_and_every_target_is_up():
 
         def all_up():
             targets = requests.get(url, timeout=5).json()["data"]["activeTargets"]
-            health.update({t["labels"]["instance"]: t["health"] for t in targets})
+            health.update({
+                f"{t['labels']['job']}/{t['labels']['instance']}": t["health"] for t in targets
+            })  # fmt: skip
             return health and set(health.values()) == {"up"}
 
         assert wait_until(all_up, timeout=60, interval=1) is not None, health
         assert set(health) == {
-            "prometheus", "api-1", "api-2", "db-1", "log-1", "nginx", "postgres",
+            "prometheus/prometheus", "api/api-1", "api/api-2", "dbsvc/db-1", "logsvc/log-1",
+            "nginx/nginx", "nginx-cache/nginx", "postgres/postgres",
         }  # fmt: skip
+
+        hits = f"http://127.0.0.1:{os.environ['PROMETHEUS_PORT']}/api/v1/query"
+        query = {"query": 'sum(nginx_catalog_cache_answers_total{job="nginx-cache", cache="HIT"})'}
+
+        def counted_hits():
+            assert http.get(f"{base_url}/products").status_code == 200
+            result = requests.get(hits, params=query, timeout=5).json()["data"]["result"]
+            return result and float(result[0]["value"][1]) > 0
+
+        assert wait_until(counted_hits, timeout=60, interval=0.5) is not None
     finally:
         compose("--profile", "monitoring", "rm", "--stop", "--force", *monitoring)
 
