@@ -167,12 +167,12 @@ def test_the_monitoring_profile_adds_prometheus_and_every_target_is_up(http, bas
             "nginx/nginx", "nginx-cache/nginx", "postgres/postgres",
         }  # fmt: skip
 
-        hits = f"http://127.0.0.1:{os.environ['PROMETHEUS_PORT']}/api/v1/query"
+        query_url = f"http://127.0.0.1:{os.environ['PROMETHEUS_PORT']}/api/v1/query"
         query = {"query": 'sum(nginx_catalog_cache_answers_total{job="nginx-cache", cache="HIT"})'}
 
         def counted_hits():
             assert http.get(f"{base_url}/products").status_code == 200
-            result = requests.get(hits, params=query, timeout=5).json()["data"]["result"]
+            result = requests.get(query_url, params=query, timeout=5).json()["data"]["result"]
             return result and float(result[0]["value"][1]) > 0
 
         assert wait_until(counted_hits, timeout=60, interval=0.5) is not None
