@@ -10,12 +10,9 @@ import sys
 from statistics import median
 
 import requests
-from loadgen import BENCH, ENV, ROOT, STATE, free_port, run_wrk, wait_port
+from loadgen import BENCH, ENV, ROOT, ROUNDS, STATE, free_port, run_wrk, wait_port
 from memory import supervised_pid, tree_memory
 
-# The machine is shared and noisy: rounds that alternate the two, each compared within
-# itself, are steadier than one long run of each.
-ROUNDS = 3
 WARM_UP_SECONDS = 2
 SCRIPT = "product.lua"
 

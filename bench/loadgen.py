@@ -17,6 +17,9 @@ STATE = ROOT / ".state"
 GHZ = STATE / "bin" / "ghz"
 PGBENCH = Path("/usr/lib/postgresql/15/bin/pgbench")
 ENV = os.environ
+# The machine is shared and noisy: rounds that alternate the cases, each compared within
+# itself, are steadier than one long run of each (floor.py, cache.py).
+ROUNDS = 3
 
 
 def free_port():

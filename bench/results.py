@@ -3,6 +3,7 @@ report/tools/bench_section.py) from what the steps measured."""
 
 import json
 
+import cache
 import metrics_cost
 
 
@@ -14,7 +15,7 @@ def ratio(a, b):
     return "n/a" if not b or b != b else f"{100 * a / b:.0f} %"
 
 
-def write_report(out_dir, rows, floor, go_bench, logbench, memory, meta, cost=None):
+def write_report(out_dir, rows, floor, go_bench, logbench, memory, meta, cost=None, cached=None):
     out_dir.mkdir(parents=True, exist_ok=True)
     by = {(r["group"], r["case"], r["c"]): r for r in rows}
 
@@ -57,6 +58,8 @@ def write_report(out_dir, rows, floor, go_bench, logbench, memory, meta, cost=No
         "Place + cancel counts each request once (a place or a cancel), so one order "
         "is two requests; its SQL ceiling is one CreateOrder transaction.",
     ]
+    if cached:
+        lines += cache.section(cached)
     if floor:
         lines += floor_section(floor)
     if cost:
@@ -161,7 +164,9 @@ def write_report(out_dir, rows, floor, go_bench, logbench, memory, meta, cost=No
     lines.append("")
     lines.append("![req/s of the store's cases and of the ceilings beneath it](results.png)")
     (out_dir / "results.md").write_text("\n".join(lines) + "\n")
-    write_json(out_dir / "results.json", rows, floor, go_bench, logbench, memory, meta, cost)
+    write_json(
+        out_dir / "results.json", rows, floor, go_bench, logbench, memory, meta, cost, cached
+    )
     # The floor alone (--skip of everything else) has no row to chart.
     if rows:
         draw_chart(out_dir / "results.png", rows)
@@ -189,7 +194,7 @@ def go_comparison(go_bench, title, intro, first, second):
     return lines
 
 
-def write_json(path, rows, floor, go_bench, logbench, memory, meta, cost):
+def write_json(path, rows, floor, go_bench, logbench, memory, meta, cost, cached):
     """Every figure of the run, for tools that present it (the report's benchmark table)."""
     document = {
         "meta": meta,
@@ -205,6 +210,7 @@ def write_json(path, rows, floor, go_bench, logbench, memory, meta, cost):
             for name, (rss, pss, n) in (memory or {}).items()
         },
         "metrics_cost": cost,
+        "catalog_cache": cached,
     }
     path.write_text(json.dumps(document, indent=1, default=str) + "\n")
 

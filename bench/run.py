@@ -3,6 +3,7 @@
 Each step drives registry tools and parses what they print (loadgen.py):
 
     store.py     wrk through NGINX, as a customer meets the store
+    cache.py     the catalog's microcache beside a static NGINX, in interleaved rounds
     logins.py    wrk on POST /auth/login: the right password, and a throttled username
     floor.py     wrk on api-1 against a minimal Flask app served the same way
     metrics_cost.py  an API replica and a DB service with and without their metrics
@@ -22,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+import cache
 import ceilings
 import floor
 import logins
@@ -71,7 +73,7 @@ def main():
     parser.add_argument(
         "--skip",
         default=ENV.get("BENCH_SKIP", ""),
-        help="comma list of: api,login,floor,metrics,http,grpc,sql,cpc,log",
+        help="comma list of: api,cache,login,floor,metrics,http,grpc,sql,cpc,log",
     )
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
@@ -86,6 +88,7 @@ def main():
 
     steps = {
         "api": store.steps(levels),
+        "cache": cache.steps(),
         "login": logins.steps(levels),
         "floor": floor.steps(floor_levels),
         "metrics": metrics_cost.steps(metrics_levels),
@@ -96,13 +99,15 @@ def main():
         "log": 1,
     }
     progress = Progress(sum(n for part, n in steps.items() if part not in skip) + 2)
-    rows, floor_result, go_bench, logbench, cost = [], None, None, None, None
+    rows, floor_result, go_bench, logbench, cost, cached = [], None, None, None, None, None
 
     progress.step(f"registering a bench user at {base}")
     user = store.BenchUser(base)
     try:
         if "api" not in skip:
             rows += store.measure(base, user, levels, d, progress)
+        if "cache" not in skip:
+            cached = cache.measure(base, max(levels), d, progress)
         if "login" not in skip:
             rows += logins.measure(base, user, levels, d, progress)
         if "floor" not in skip:
@@ -143,6 +148,7 @@ def main():
             "duration": d,
         },
         cost,
+        cached,
     )
     progress.finish()
     print((out_dir / "results.md").read_text())

@@ -147,6 +147,20 @@ def main(results_json: str, out: str) -> None:
             f"calls/s in plaintext, {said}"
         )
     quoted["tls"] = "; ".join(sentences) + "."
+    # The microcache beside the static NGINX, in interleaved rounds (bench/cache.py).
+    cached = results["catalog_cache"]
+    quoted["cache_c"] = cached["c"]
+    quoted["cache_rounds"] = cached["rounds"]
+    for name, case in (
+        ("products", "GET /products"),
+        ("product", "GET /products/{id}"),
+        ("static", "static NGINX"),
+    ):
+        figures = cached["cases"][case]
+        quoted[f"cache_{name}_rps"] = number(figures["rps"])
+        quoted[f"cache_{name}_of_static"] = f"{100 * figures['of_static']:.0f}"
+        quoted[f"cache_{name}_p99"] = f"{figures['p99']:.1f}"
+        quoted[f"cache_{name}_p99s"] = ", ".join(f"{p:.1f}" for p in figures["p99s"])
     # What the metrics leave of each server's throughput (bench/metrics_cost.py).
     for kind, name in (("api", "metrics_api_left"), ("grpc", "metrics_dbsvc_left")):
         for level in results["metrics_cost"][kind].values():
