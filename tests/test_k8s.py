@@ -7,11 +7,13 @@ public, the NetworkPolicies allow exactly the architecture's edges, the configur
 uses .env's names, and the DB service's pools fit in PostgreSQL. Mutual TLS between the
 services: each of api, dbsvc and logsvc mounts its own identity's certificate and no
 other, which names it and which the store's authority signed (openssl reads them), and
-the Go services are probed over TLS with it.
+the Go services are probed over TLS with it. The edge: NGINX runs the repository's own
+nginx/ files, byte for byte, with every name its templates substitute, and the Ingress
+and the node port lead to it, not to the API.
 
 Each invariant is a function that lists what breaks it; the tests assert the list is
 empty, and the last tests break a rendered chart on purpose (an edge, a probe, a
-certificate mount, a certificate) to show the checks notice."""
+certificate mount, a certificate, NGINX's files and names) to show the checks notice."""
 
 import base64
 import copy
@@ -19,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -44,13 +47,19 @@ PROFILES = {"default": [], "scaled": ["-f", str(CHART / "values-scaled.yaml")]}
 LOCAL_CLUSTER = ["-f", str(CHART / "values-local-cluster.yaml")]
 DEBIAN_ENV = ROOT / "deploy/images/debian.env"
 CLUSTER_SCRIPT = ROOT / "deploy/k8s/cluster/cluster"
+CLUSTER_STORE = ROOT / "deploy/k8s/cluster/store"
 MIGRATIONS = ROOT / "db-init"
+# NGINX's configuration, one for the local stack, compose and the chart: the chart reads
+# it through deploy/k8s/files/nginx, a link to it (templates/nginx.yaml).
+NGINX_CONF = ROOT / "nginx/nginx.conf"
+NGINX_TEMPLATES = ROOT / "nginx/templates"
 
 # The architecture (README's diagram): who opens connections to whom, on which port.
 # Every edge of it and no other is allowed.
 EXPECTED_EDGES = {
-    # NGINX's place: the cluster's ingress controller reaches the API replicas.
-    ("ingress-controller", "api", 5000),
+    # The cluster's ingress controller reaches NGINX, and NGINX alone the API replicas.
+    ("ingress-controller", "nginx", 8080),
+    ("nginx", "api", 5000),
     # The API calls both gRPC services; the DB service ships its own log records too.
     ("api", "dbsvc", 50051),
     ("api", "logsvc", 50052),
@@ -68,7 +77,7 @@ EXPECTED_EDGES = {
     ("zookeeper", "zookeeper", 2888),
     ("zookeeper", "zookeeper", 3888),
 }
-COMPONENTS = {"api", "dbsvc", "logsvc", "postgres", "zookeeper", "kafka"}
+COMPONENTS = {"nginx", "api", "dbsvc", "logsvc", "postgres", "zookeeper", "kafka"}
 JOBS = {"db-migrate", "kafka-topic"}
 GO_SERVICES = {"dbsvc": 50051, "logsvc": 50052}
 WORKLOADS = ("Deployment", "StatefulSet", "Job")
@@ -310,6 +319,28 @@ def allowed_edges(objects, ingress_controller):
     return edges
 
 
+def allowed_egress(objects):
+    """The components that egress policies restrict, and (source, destination, protocol,
+    port) for every connection those allow them; '*' for any destination or port."""
+    pods = pod_labels(objects)
+    restricted, edges = set(), set()
+    for policy in of_kind(objects, "NetworkPolicy"):
+        spec = policy["spec"]
+        if "Egress" not in spec.get("policyTypes", []):
+            continue
+        sources = selected_components(spec["podSelector"], pods)
+        restricted |= sources
+        for rule in spec.get("egress") or []:
+            destinations = set()
+            for peer in rule.get("to") or [{"anyone": True}]:
+                destinations |= {"*"} if "anyone" in peer else peers(peer, None, pods)
+            ports = [
+                (p.get("protocol", "TCP"), p.get("port", "*")) for p in rule.get("ports") or [{}]
+            ]
+            edges |= {(s, d, *port) for s in sources for d in destinations for port in ports}
+    return restricted, edges
+
+
 def unprotected_pods(objects):
     """Components whose pods no default-deny policy covers (open to the whole cluster)."""
     pods = pod_labels(objects)
@@ -417,6 +448,75 @@ def certificate_problems(objects):
     return problems
 
 
+def nginx_container(objects):
+    (container,) = containers(named(objects, "Deployment", f"{fullname()}-nginx"))
+    return container
+
+
+def nginx_sources():
+    """{where the image reads it: the repository's file}: nginx.conf over the image's own,
+    every template where the entrypoint renders them from."""
+    sources = {"/etc/nginx/nginx.conf": NGINX_CONF}
+    for template in sorted(NGINX_TEMPLATES.glob("*.template")):
+        sources[f"/etc/nginx/templates/{template.name}"] = template
+    return sources
+
+
+def nginx_file_problems(objects):
+    """NGINX runs the repository's files and no copies: each is mounted where the image
+    reads it, from a key of a ConfigMap that holds it byte for byte."""
+    problems = []
+    nginx = named(objects, "Deployment", f"{fullname()}-nginx")
+    volumes = {v["name"]: v for v in pod_spec(nginx).get("volumes") or []}
+    mounts = {m["mountPath"]: m for m in nginx_container(objects).get("volumeMounts") or []}
+    for path, source in nginx_sources().items():
+        mount = mounts.get(path)
+        config_map = (volumes.get(mount["name"], {}) if mount else {}).get("configMap")
+        if not mount or not config_map or not mount.get("subPath"):
+            problems.append(f"{path}: not a file of a ConfigMap")
+            continue
+        data = named(objects, "ConfigMap", config_map["name"]).get("data") or {}
+        if data.get(mount["subPath"], "").encode() != source.read_bytes():
+            problems.append(
+                f"{path}: {config_map['name']}'s {mount['subPath']} is not "
+                f"{source.relative_to(ROOT)} byte for byte"
+            )
+    return problems
+
+
+def template_names():
+    """The ${NAMES} that nginx/templates/*.template have envsubst fill in."""
+    names = set()
+    for template in NGINX_TEMPLATES.glob("*.template"):
+        names |= set(re.findall(r"\$\{(\w+)\}", template.read_text()))
+    return names
+
+
+def nginx_env_problems(objects):
+    """Every name the templates substitute is in NGINX's environment and matched by
+    NGINX_ENVSUBST_FILTER (a regular expression the entrypoint's awk matches names against):
+    a name left out stays `${NAME}` in the configuration, which NGINX refuses."""
+    env = env_of(nginx_container(objects))
+    flt = (env.get("NGINX_ENVSUBST_FILTER") or {}).get("value") or "(?!)"
+    problems = []
+    for name in sorted(template_names()):
+        if name not in env:
+            problems.append(f"{name}: not in NGINX's environment")
+        if not re.search(flt, name):
+            problems.append(f"{name}: not matched by NGINX_ENVSUBST_FILTER {flt}")
+    return problems
+
+
+def files_config_maps(objects):
+    """The ConfigMaps that a pod mounts as files: their keys are file names."""
+    return {
+        v["configMap"]["name"]
+        for w in workloads(objects)
+        for v in pod_spec(w).get("volumes") or []
+        if "configMap" in v
+    }
+
+
 # ---- the tests ----
 
 
@@ -446,6 +546,7 @@ def test_every_object_validates_against_the_kubernetes_schemas(objects):
 def test_every_part_of_the_store_is_there(objects):
     kinds = {(o["kind"], component(o)) for o in workloads(objects)}
     assert kinds == {
+        ("Deployment", "nginx"),
         ("Deployment", "api"),
         ("Deployment", "dbsvc"),
         ("Deployment", "logsvc"),
@@ -478,6 +579,8 @@ def test_the_go_services_are_probed_over_grpc_health_with_tls_and_the_api_over_h
     for w in of_kind(objects, "Deployment"):
         (c,) = containers(w)
         name = component(w)
+        if name == "nginx":
+            continue  # test_nginx_is_probed_on_its_status_port_not_through_the_api
         for probe, kind in (("readinessProbe", "readiness"), ("livenessProbe", "liveness")):
             if name in GO_SERVICES:
                 assert "grpc" not in c[probe], f"{name} {probe}: the kubelet's probe has no TLS"
@@ -501,6 +604,19 @@ def test_the_go_services_are_probed_over_grpc_health_with_tls_and_the_api_over_h
             assert c["startupProbe"]["httpGet"]["path"] == "/readyz"
 
 
+def test_nginx_is_probed_on_its_status_port_not_through_the_api(objects):
+    """stub_status answers as long as NGINX runs; /healthz would be the API's answer, and an
+    API outage would take every NGINX out of the Service (or restart them)."""
+    c = nginx_container(objects)
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    status_port = int(env_of(c)["NGINX_STATUS_PORT"]["value"])
+    for probe in ("readinessProbe", "livenessProbe"):
+        get = c[probe]["httpGet"]
+        assert get["path"] == "/stub_status", probe
+        assert ports[get["port"]] == status_port, probe
+    assert "location = /stub_status" in (NGINX_TEMPLATES / "default.conf.template").read_text()
+
+
 def test_writable_paths_are_volumes(objects):
     api = named(objects, "Deployment", f"{fullname()}-api")
     mounts = {m["mountPath"]: m["name"] for m in containers(api)[0]["volumeMounts"]}
@@ -511,6 +627,20 @@ def test_writable_paths_are_volumes(objects):
         claims = {t["metadata"]["name"] for t in w["spec"]["volumeClaimTemplates"]}
         mounted = {m["name"] for m in containers(w)[0]["volumeMounts"]}
         assert claims <= mounted, name
+    # NGINX writes the rendered templates, its pid file (/run/nginx.pid, or /var/run's,
+    # a link to /run in both images), the catalog's cache and its temporary files
+    # (nginx.org's in /var/cache/nginx, Debian's in /var/lib/nginx).
+    nginx = named(objects, "Deployment", f"{fullname()}-nginx")
+    volumes = {v["name"]: v for v in pod_spec(nginx)["volumes"]}
+    c = nginx_container(objects)
+    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+    for path in ("/etc/nginx/conf.d", "/run", "/var/cache/nginx", "/var/lib/nginx"):
+        assert "emptyDir" in volumes[mounts[path]], path
+    cache = env_of(c)["NGINX_CACHE_DIR"]["value"]
+    assert any(
+        cache.startswith(f"{path}/") and "emptyDir" in volumes[name]
+        for path, name in mounts.items()
+    ), cache
 
 
 def test_stateless_services_run_twice_roll_without_loss_and_have_budgets(objects):
@@ -557,14 +687,53 @@ def test_only_the_ingress_is_public(objects):
         for rule in ingress["spec"]["rules"]
         for path in rule["http"]["paths"]
     }
-    assert backends == {f"{fullname()}-api"}
+    assert backends == {f"{fullname()}-nginx"}
+
+
+def test_the_entry_leads_to_nginx_and_nginx_to_the_api(objects):
+    """The Ingress sends every request to NGINX's Service, which selects the NGINX pods
+    on the port NGINX listens on; NGINX's upstream names two servers, both the API's
+    ClusterIP Service (kube-proxy spreads NGINX's connections over the API pods)."""
+    pods = pod_labels(objects)
+    (ingress,) = of_kind(objects, "Ingress")
+    ((backend,),) = [
+        [path["backend"]["service"] for path in rule["http"]["paths"]]
+        for rule in ingress["spec"]["rules"]
+    ]
+    nginx_service = named(objects, "Service", backend["name"])
+    assert selected_components({"matchLabels": nginx_service["spec"]["selector"]}, pods) == {
+        "nginx"
+    }
+    (port,) = [p for p in nginx_service["spec"]["ports"] if p["name"] == backend["port"]["name"]]
+    env = env_of(nginx_container(objects))
+    listening = {p["name"]: p["containerPort"] for p in nginx_container(objects)["ports"]}
+    assert listening[port["targetPort"]] == int(env["NGINX_PORT"]["value"])
     api_service = named(objects, "Service", f"{fullname()}-api")
-    assert api_service["spec"]["selector"][COMPONENT_LABEL] == "api"
+    assert api_service["spec"].get("clusterIP") != "None", "NGINX resolves the name once"
+    assert selected_components({"matchLabels": api_service["spec"]["selector"]}, pods) == {"api"}
+    (api_port,) = api_service["spec"]["ports"]
+    upstream = f"{fullname()}-api:{api_port['port']}"
+    assert env["API_1_ADDR"]["value"] == env["API_2_ADDR"]["value"] == upstream
+    # Both servers are that one Service: one marked down after a failure is both, and NGINX
+    # refused every request for 5 s in a rolling update (deploy/k8s/README.md).
+    assert env["API_MAX_FAILS"]["value"] == "0", "a failure must not mark the Service down"
 
 
 def test_network_policies_allow_exactly_the_edges_of_the_architecture(objects):
     assert allowed_edges(objects, ingress_controller_selector()) == EXPECTED_EDGES
     assert unprotected_pods(objects) == set()
+
+
+def test_nginx_may_reach_the_api_and_dns_only(objects):
+    """The one pod that parses what any client sends reaches the API's HTTP port and the
+    cluster's resolver, nothing else; the others have no egress rules."""
+    restricted, edges = allowed_egress(objects)
+    assert restricted == {"nginx"}
+    assert edges == {
+        ("nginx", "api", "TCP", 5000),
+        ("nginx", "*", "UDP", 53),
+        ("nginx", "*", "TCP", 53),
+    }
 
 
 def test_the_policies_use_the_ports_the_pods_listen_on(objects):
@@ -583,9 +752,13 @@ def test_the_policies_use_the_ports_the_pods_listen_on(objects):
 
 def test_configuration_uses_the_names_of_env_example(objects):
     names = set(env_file(ENV_EXAMPLE))
-    # The TLS Secrets hold files, under the names a Kubernetes TLS Secret has.
+    # The TLS Secrets hold files, under the names a Kubernetes TLS Secret has, and so does
+    # NGINX's ConfigMap (test_nginx_runs_the_repositorys_files_byte_for_byte).
     settings = [o for o in of_kind(objects, "Secret") if not is_tls_secret(o)]
-    for o in of_kind(objects, "ConfigMap") + settings:
+    files = files_config_maps(objects)
+    assert files == {f"{fullname()}-nginx"}
+    config = [o for o in of_kind(objects, "ConfigMap") if o["metadata"]["name"] not in files]
+    for o in config + settings:
         keys = set(o.get("data") or {}) | set(o.get("stringData") or {})
         assert keys and keys <= names, f"{o['metadata']['name']}: {sorted(keys - names)}"
     # values.yaml spells them the same way.
@@ -609,6 +782,14 @@ def test_every_reference_names_a_key_that_is_rendered(objects):
                         assert source[ref]["key"] in data.get(key, ()), (c["name"], e)
         for volume, secret in secret_volumes(w).items():
             assert ("Secret", secret) in data, (w["metadata"]["name"], volume, secret)
+        volumes = {v["name"]: v for v in pod_spec(w).get("volumes") or []}
+        for c in containers(w):
+            for mount in c.get("volumeMounts") or []:
+                # (a StatefulSet's claims are no pod volume)
+                config_map = volumes.get(mount["name"], {}).get("configMap")
+                if config_map and "subPath" in mount:
+                    key = ("ConfigMap", config_map["name"])
+                    assert mount["subPath"] in data.get(key, ()), (c["name"], mount)
 
 
 def secret_keys_of(workload):
@@ -623,6 +804,7 @@ def secret_keys_of(workload):
 def test_each_pod_gets_only_the_secrets_it_needs(objects):
     given = {component(w): secret_keys_of(w) for w in workloads(objects)}
     assert given == {
+        "nginx": set(),
         "api": {"JWT_SECRET"},
         "dbsvc": {"DBSVC_DB_PASSWORD"},
         "logsvc": set(),
@@ -656,9 +838,10 @@ def test_grpc_reflection_is_off_unless_asked_for(objects):
             for w in of_kind(objects, "Deployment")
         }
 
-    assert reflection(objects) == {"api": None, "dbsvc": "false", "logsvc": "false"}
+    off = {"nginx": None, "api": None, "dbsvc": "false", "logsvc": "false"}
+    assert reflection(objects) == off
     on = reflection(render("default", "--set", "grpc.reflection=true"))
-    assert on == {"api": None, "dbsvc": "true", "logsvc": "true"}
+    assert on == {**off, "dbsvc": "true", "logsvc": "true"}
 
 
 def test_the_db_service_logs_in_as_its_role_and_the_migrations_run_as_the_owner(objects):
@@ -689,7 +872,7 @@ def test_grpc_clients_dial_headless_services_by_dns(objects):
         assert env[key]["valueFrom"]["configMapKeyRef"]["key"] == key
 
 
-def test_stateful_parts_run_the_images_of_the_compose_file(objects):
+def test_stateful_parts_and_nginx_run_the_images_of_the_compose_file(objects):
     """The compose file's defaults, `${POSTGRES_IMAGE:-postgres:...}`: the official images."""
     compose = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
 
@@ -701,6 +884,7 @@ def test_stateful_parts_run_the_images_of_the_compose_file(objects):
         assert containers(w)[0]["image"] == default_image(name)
     topic = job(objects, "kafka-topic")
     assert containers(topic)[0]["image"] == default_image("kafka-init")
+    assert nginx_container(objects)["image"] == default_image("nginx")
 
 
 def test_the_pools_fit_in_postgres_max_connections(objects):
@@ -816,9 +1000,9 @@ def test_a_zookeeper_ensemble_refuses_an_image_without_confluents_script(tmp_pat
 
 def test_the_local_cluster_profile_fits_this_machines_cluster():
     """values-local-cluster.yaml: every image one the engine holds and `cluster load`
-    loads (never pulled), the API on the NodePort the cluster publishes, no Ingress (no
-    controller there), requests that fit the node's 2 cores, and the NetworkPolicies the
-    architecture's edges plus any client to the API's port."""
+    loads (never pulled), NGINX on the NodePort the cluster publishes, the API not, no
+    Ingress (no controller there), requests that fit the node's 2 cores, and the
+    NetworkPolicies the architecture's edges plus any client to NGINX's port."""
     objects = render("local-cluster", *LOCAL_CLUSTER)
     debian = set(env_file(DEBIAN_ENV).values())
     cpu = 0.0
@@ -833,14 +1017,31 @@ def test_the_local_cluster_profile_fits_this_machines_cluster():
     assert cpu <= 2.0, f"{cpu} cores requested on a node of 2"
     assert of_kind(objects, "Ingress") == []
     (published,) = re.findall(r"K8S_NODE_PORTS:-([\d ]+)\}", CLUSTER_SCRIPT.read_text())
-    api = named(objects, "Service", f"{fullname()}-api")
-    assert api["spec"]["type"] == "NodePort"
-    (port,) = api["spec"]["ports"]
+    nginx = named(objects, "Service", f"{fullname()}-nginx")
+    assert nginx["spec"]["type"] == "NodePort"
+    (port,) = nginx["spec"]["ports"]
     assert port["nodePort"] == int(published.split()[0]) and port["targetPort"] == "http"
-    others = [s for s in of_kind(objects, "Service") if s is not api]
+    others = [s for s in of_kind(objects, "Service") if s is not nginx]
     assert all(s["spec"].get("type", "ClusterIP") == "ClusterIP" for s in others)
     edges = allowed_edges(objects, ingress_controller_selector())
-    assert edges == EXPECTED_EDGES | {("*", "api", 5000)}
+    assert edges == EXPECTED_EDGES | {("*", "nginx", 8080)}
+
+
+def test_the_clusters_test_install_raises_the_rate_limits_as_composes_tests_do():
+    """deploy/k8s/cluster/store installs with tests/k8s/values-e2e.yaml too: its suites, like
+    compose's, reach NGINX from one address, and get compose's test numbers."""
+    exported = dict(
+        re.findall(r"\b(RATE_LIMIT_\w+)=(\d+)", (ROOT / "deploy/compose/stack").read_text())
+    )
+    assert len(exported) == 4, exported
+    e2e = ROOT / "tests/k8s/values-e2e.yaml"
+    assert str(e2e.relative_to(ROOT)) in CLUSTER_STORE.read_text()
+    objects = render("local-cluster", *LOCAL_CLUSTER, "-f", str(e2e))
+    data = config_data(objects)
+    env = env_of(nginx_container(objects))
+    for name, value in exported.items():
+        assert env[name]["valueFrom"]["configMapKeyRef"]["key"] == name
+        assert data[name] == value, name
 
 
 def test_a_missing_network_policy_edge_is_noticed():
@@ -916,3 +1117,88 @@ def test_an_api_pod_leaves_the_endpoints_before_it_stops(objects):
     pause = containers(api)[0]["lifecycle"]["preStop"]["sleep"]["seconds"]
     assert pause >= 3, f"preStop sleep of {pause} s: the pod stops while still in the endpoints"
     assert pod_spec(api)["terminationGracePeriodSeconds"] >= pause + 10
+
+
+def test_an_nginx_pod_leaves_the_endpoints_before_it_stops(objects):
+    """NGINX's graceful stop (SIGQUIT) finishes the requests in flight, which may wait on a
+    replica up to the template's proxy_read_timeout: the grace period covers the preStop
+    pause and that wait, so the kubelet never kills NGINX with a request half answered."""
+    nginx = named(objects, "Deployment", f"{fullname()}-nginx")
+    pause = nginx_container(objects)["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert pause >= 3, f"preStop sleep of {pause} s: the pod stops while still in the endpoints"
+    template = (NGINX_TEMPLATES / "default.conf.template").read_text()
+    (read_timeout,) = re.findall(r"^\s*proxy_read_timeout (\d+)s;", template, re.M)
+    assert pod_spec(nginx)["terminationGracePeriodSeconds"] >= pause + int(read_timeout)
+
+
+# NGINX (issue 26): the one configuration of the local stack and compose, in the chart too.
+
+
+def test_nginx_runs_the_repositorys_files_byte_for_byte(objects):
+    assert nginx_file_problems(objects) == []
+
+
+def test_nginx_has_every_name_its_templates_substitute(objects):
+    assert {"API_1_ADDR", "NGINX_CACHE_DIR", "RATE_LIMIT_LOGIN_BURST"} <= template_names()
+    assert nginx_env_problems(objects) == []
+
+
+def test_a_packaged_chart_holds_nginxs_files_not_a_link(tmp_path):
+    """deploy/k8s/files/nginx is a link to the repository's nginx/: `helm package` must put
+    the files themselves into the archive, as `helm template` and `helm lint` read them."""
+    helm("package", str(CHART), "--destination", str(tmp_path))
+    (archive,) = tmp_path.glob("*.tgz")
+    with tarfile.open(archive) as tar:
+        chart = tar.getnames()[0].split("/")[0]
+        for source in nginx_sources().values():
+            relative = source.relative_to(ROOT)
+            member = tar.getmember(f"{chart}/files/{relative}")
+            assert member.isfile(), f"{relative}: {member.type!r} in the package"
+            assert tar.extractfile(member).read() == source.read_bytes(), relative
+
+
+def test_trusted_proxies_make_nginx_count_the_client_of_x_forwarded_for():
+    """Behind an ingress controller NGINX sees the controller's address, and its rate
+    limits would count every customer as one client. nginx.trustedProxies adds a file to
+    the templates NGINX renders into conf.d/, at the http level, and changes none of the
+    repository's."""
+    assert (
+        "real-ip.conf.template"
+        not in named(render("default"), "ConfigMap", f"{fullname()}-nginx")["data"]
+    )
+    objects = render("default", "--set", "nginx.trustedProxies={10.244.0.0/16,fd00::/8}")
+    data = named(objects, "ConfigMap", f"{fullname()}-nginx")["data"]
+    real_ip = data["real-ip.conf.template"]
+    directives = [line for line in real_ip.splitlines() if line and not line.startswith("#")]
+    assert directives == [
+        "set_real_ip_from 10.244.0.0/16;",
+        "set_real_ip_from fd00::/8;",
+        "real_ip_header X-Forwarded-For;",
+        "real_ip_recursive on;",
+    ]
+    assert "${" not in real_ip
+    mounts = {m["mountPath"]: m for m in nginx_container(objects)["volumeMounts"]}
+    assert (
+        mounts["/etc/nginx/templates/real-ip.conf.template"]["subPath"] == "real-ip.conf.template"
+    )
+    assert "include conf.d/*.conf;" in NGINX_CONF.read_text()
+    assert nginx_file_problems(objects) == []
+
+
+def test_a_changed_nginx_file_or_a_missing_name_is_noticed():
+    objects = copy.deepcopy(render("default"))
+    data = named(objects, "ConfigMap", f"{fullname()}-nginx")["data"]
+    data["default.conf.template"] = data["default.conf.template"].rstrip("\n")
+    assert nginx_file_problems(objects) == [
+        f"/etc/nginx/templates/default.conf.template: {fullname()}-nginx's "
+        "default.conf.template is not nginx/templates/default.conf.template byte for byte"
+    ]
+    env = nginx_container(objects)["env"]
+    env[:] = [e for e in env if e["name"] != "API_2_ADDR"]
+    (flt,) = [e for e in env if e["name"] == "NGINX_ENVSUBST_FILTER"]
+    flt["value"] = flt["value"].replace("|RATE_LIMIT_LOGIN_BURST", "")
+    problems = nginx_env_problems(objects)
+    assert problems == [
+        "API_2_ADDR: not in NGINX's environment",
+        "RATE_LIMIT_LOGIN_BURST: not matched by NGINX_ENVSUBST_FILTER " + flt["value"],
+    ]

@@ -8,6 +8,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,9 @@ class Release:
     def __init__(self):
         self.name = os.environ["K8S_RELEASE"]
         self.namespace = os.environ["K8S_NAMESPACE"]
-        self.values = os.environ["K8S_VALUES"]
+        # The values files of the install, in order (os.pathsep between them, as in PATH):
+        # an upgrade passes them all again, or it would drop what they set.
+        self.values = os.environ["K8S_VALUES"].split(os.pathsep)
         self.base_url = os.environ["BASE_URL"]
         self.cluster = CLUSTER
         self.chart = ROOT / "deploy/k8s"
@@ -50,6 +53,9 @@ class Release:
         if check and answer.returncode != 0:
             raise AssertionError(f"{tool} {' '.join(args)} failed: {answer.stderr}{answer.stdout}")
         return answer
+
+    def values_args(self):
+        return [arg for path in self.values for arg in ("-f", path)]
 
     def kubectl(self, *args, **kwargs):
         return self.run("kubectl", "-n", self.namespace, *args, **kwargs)
@@ -70,6 +76,33 @@ class Release:
             if not p["metadata"].get("deletionTimestamp")
         }
 
+    def answering_api_pods(self, expected):
+        """The API pods that answer uncached reads through NGINX, {name: reads}, once every
+        pod of `expected` has (or after the last burst). NGINX's upstream is the API's
+        Service: kube-proxy picks a pod per connection, and NGINX sends each request on an
+        idle connection it keeps when it has one. A pod that became ready after NGINX opened
+        its connections takes requests only once NGINX opens more, which it does for
+        requests at once beyond its idle ones: so the reads come in bursts of more and
+        more at once."""
+        served = Counter()
+
+        def read(barrier):
+            barrier.wait(timeout=30)
+            answer = requests.get(
+                f"{self.base_url}/products/1",
+                headers={**FRESH, "Connection": "close"},
+                timeout=30,
+            )
+            return answer.headers.get("X-Served-By") if answer.status_code == 200 else None
+
+        for at_once in (8, 16, 32, 64):
+            barrier = threading.Barrier(at_once)
+            with ThreadPoolExecutor(at_once) as pool:
+                served.update(pool.map(read, [barrier] * at_once))
+            if set(expected) <= set(served):
+                break
+        return served
+
     def rollout_done(self, component):
         self.kubectl(
             "rollout",
@@ -87,8 +120,8 @@ def release():
 
 class CatalogReads:
     """Catalog reads sent back to back by a few clients while something happens to the
-    pods, each on a new connection (kube-proxy balances connections, so each read may
-    meet another pod), with Cache-Control: no-cache so that each reaches the API."""
+    pods, each on a new connection to NGINX, with Cache-Control: no-cache so that each
+    reaches the API."""
 
     def __init__(self, base_url, clients=4):
         self.base_url = base_url

@@ -64,6 +64,8 @@ def test_every_pod_is_ready(release):
     assert servers, "no pods in the namespace: deploy/k8s/cluster/store up"
     not_ready = [p["metadata"]["name"] for p in servers if not ready_since(p)]
     assert not not_ready, f"pods not Ready: {not_ready} (kubectl describe pod says why)"
+    components = {p["metadata"]["labels"].get("app.kubernetes.io/component") for p in servers}
+    assert {"nginx", "api", "dbsvc", "logsvc"} <= components, components
 
 
 def test_the_install_jobs_completed_before_the_services_they_prepare_became_ready(release):
@@ -99,18 +101,13 @@ def test_the_install_jobs_completed_before_the_services_they_prepare_became_read
     assert not early, early
 
 
-def test_both_api_pods_answer_through_the_node_port(release):
-    """kube-proxy spreads new connections over the API pods; X-Served-By names the pod."""
-    served = {
-        requests.get(
-            f"{release.base_url}/products/1", headers={"Connection": "close"}, timeout=10
-        ).headers["X-Served-By"]
-        for _ in range(20)
-    }
-    print(f"20 new connections answered by {sorted(served)}")
-    assert served == set(release.pods("api")), (
-        f"answered by {served}, pods {set(release.pods('api'))}"
-    )
+def test_both_api_pods_answer_through_nginx(release):
+    """The node port leads to NGINX, and NGINX to every API pod: kube-proxy spreads
+    NGINX's connections to the API's Service over the pods; X-Served-By names the pod."""
+    pods = set(release.pods("api"))
+    served = release.answering_api_pods(pods)
+    print(f"uncached reads through NGINX answered by {dict(served)}")
+    assert set(served) == pods, f"answered by {dict(served)}, pods {pods}"
 
 
 def signed_up_and_recorded(release, run):
@@ -182,7 +179,9 @@ def test_both_db_service_pods_take_calls_and_kafka_has_this_runs_records(release
     assert writers["db"] == set(release.pods("dbsvc")), (
         f"dbsvc pods that took calls: {writers['db']}"
     )
-    assert writers["api"] == set(release.pods("api")), f"API pods that took calls: {writers['api']}"
+    # Ten sign-ups in a row may all meet one API pod: NGINX sends them on the connection
+    # it keeps (test_both_api_pods_answer_through_nginx asks for both).
+    assert writers["api"] and writers["api"] <= set(release.pods("api")), writers["api"]
 
 
 def test_the_autoscaler_holds_the_api_at_its_minimum_and_says_why(release):
