@@ -717,6 +717,13 @@ def test_the_entry_leads_to_nginx_and_nginx_to_the_api(objects):
     # Both servers are that one Service: one marked down after a failure is both, and NGINX
     # refused every request for 5 s in a rolling update (deploy/k8s/README.md).
     assert env["API_MAX_FAILS"]["value"] == "0", "a failure must not mark the Service down"
+    # NGINX closes its connections to a pod that left the Service before the pod does.
+    pause = named(objects, "Deployment", f"{fullname()}-api")["spec"]["template"]["spec"][
+        "containers"
+    ][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    for name in ("API_KEEPALIVE_IDLE", "API_KEEPALIVE_MAX_AGE"):
+        seconds = int(env[name]["value"].removesuffix("s"))
+        assert 0 < seconds < pause - 1, f"{name}: {seconds} s, the API's preStop pause {pause} s"
 
 
 def test_network_policies_allow_exactly_the_edges_of_the_architecture(objects):

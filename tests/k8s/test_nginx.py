@@ -52,6 +52,7 @@ def test_each_nginx_pod_runs_the_template_with_the_releases_values(release):
             f"limit_req zone=login burst={config['RATE_LIMIT_LOGIN_BURST']} nodelay;",
             f"limit_req zone=register burst={config['RATE_LIMIT_REGISTER_BURST']} nodelay;",
             f"server {release.name}-api:5000 max_fails=0 fail_timeout=5s;",
+            "keepalive_time 2s;",
             f"proxy_cache_path {env['NGINX_CACHE_DIR']} levels=1 keys_zone=catalog:1m",
             "proxy_cache catalog;",
         ):
